@@ -187,3 +187,17 @@ func (d *deadLetter) Close() error {
 	d.f = nil
 	return err
 }
+
+// rowsOf decodes a batch into one map per row (through Arrow's JSON
+// encoding, so every type renders as it does in JSON output).
+func rowsOf(b arrow.RecordBatch) ([]map[string]any, error) {
+	js, err := b.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal(js, &rows); err != nil {
+		return nil, err
+	}
+	return rows, nil
+}

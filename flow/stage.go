@@ -80,6 +80,10 @@ type Stage struct {
 	open      int // inputs not yet closed, when reading unmerged
 
 	pending []Rejection
+
+	// collect, when set, receives every emitted batch instead of the
+	// output channels (isolated runs).
+	collect func(port string, b arrow.RecordBatch)
 }
 
 // Metrics returns the stage's counters.
@@ -216,6 +220,10 @@ func (s *Stage) EmitPort(ctx context.Context, port string, b arrow.RecordBatch) 
 		s.metrics.BatchesOut.Add(1)
 		s.metrics.RowsOut.Add(n)
 	}
+	if s.collect != nil {
+		s.collect(port, b)
+		return nil
+	}
 	if len(outs) == 0 {
 		if port != "" && s.dead != nil {
 			s.dead.writeBatch(s.ID, port, b, s.Clock.Now())
@@ -258,7 +266,9 @@ func (s *Stage) send(ctx context.Context, outs []chan Message, m Message) error 
 }
 
 // HasConsumers reports whether some stage takes the given port as input.
-func (s *Stage) HasConsumers(port string) bool { return len(s.outputs[port]) > 0 }
+func (s *Stage) HasConsumers(port string) bool {
+	return len(s.outputs[port]) > 0 || s.collect != nil
+}
 
 // Reject reports a row the stage could not process. Under the "stop"
 // strategy it returns an error the operator must return (the pipeline fails
@@ -286,7 +296,7 @@ func (s *Stage) FlushRejections(ctx context.Context) error {
 	pending := s.pending
 	s.pending = nil
 	now := s.Clock.Now()
-	if len(s.outputs[PortErrors]) > 0 {
+	if len(s.outputs[PortErrors]) > 0 || s.collect != nil {
 		b := rejectionsBatch(s.Alloc, s.ID, pending, now)
 		return s.EmitPort(ctx, PortErrors, b)
 	}

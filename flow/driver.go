@@ -1,0 +1,174 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// runOperator drives one stage's operator to completion. op is what the
+// spec's constructor returned: an Operator, a Transformer or a Sink.
+func runOperator(ctx context.Context, st *Stage, op any) (err error) {
+	st.metrics.started.Store(st.Clock.Now().UnixNano())
+	defer func() {
+		st.stopMerge()
+		if ferr := st.FlushRejections(ctx); err == nil {
+			err = ferr
+		}
+		st.metrics.finished.Store(st.Clock.Now().UnixNano())
+	}()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("stage %q panicked: %v", st.ID, r)
+		}
+	}()
+	switch o := op.(type) {
+	case Operator:
+		return o.Run(ctx, st)
+	case Transformer:
+		return runTransformer(ctx, st, o)
+	case Sink:
+		return runSink(ctx, st, o)
+	}
+	return fmt.Errorf("stage %q: constructor returned %T, which is not an Operator, Transformer or Sink", st.ID, op)
+}
+
+func runTransformer(ctx context.Context, st *Stage, t Transformer) error {
+	for {
+		msg, ok, err := st.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if msg.Kind != MsgData {
+			if msg.Kind == MsgWatermark {
+				if err := st.EmitWatermark(ctx, msg.Watermark); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		in := msg.Batch
+		var out arrow.RecordBatch
+		err = st.withRetry(ctx, func() error {
+			var e error
+			out, e = t.Transform(ctx, st, in)
+			return e
+		})
+		if err != nil {
+			err = st.batchFailed(ctx, in, err)
+			in.Release()
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		in.Release()
+		if err := st.Emit(ctx, out); err != nil {
+			return err
+		}
+	}
+	if f, ok := t.(Flusher); ok {
+		return f.Flush(ctx, st)
+	}
+	return nil
+}
+
+func runSink(ctx context.Context, st *Stage, s Sink) (err error) {
+	defer func() {
+		if err != nil {
+			s.Abort()
+		}
+	}()
+	for {
+		msg, ok, err := st.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if msg.Kind != MsgData {
+			continue
+		}
+		b := msg.Batch
+		err = st.withRetry(ctx, func() error { return s.Write(ctx, st, b) })
+		if err != nil {
+			err = st.batchFailed(ctx, b, err)
+		} else {
+			st.metrics.RowsOut.Add(b.NumRows())
+			st.metrics.BatchesOut.Add(1)
+		}
+		b.Release()
+		if err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.Close(ctx, st)
+}
+
+// withRetry runs f once, and under the "retry" strategy up to maxRetries
+// more times, waiting retryDelay (doubling) on the stage's clock between
+// attempts. Context errors are never retried.
+func (s *Stage) withRetry(ctx context.Context, f func() error) error {
+	err := f()
+	if err == nil || s.strategy != StrategyRetry {
+		return err
+	}
+	delay := s.retryDelay
+	for attempt := 1; attempt <= s.maxRetries && err != nil; attempt++ {
+		if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+			return err
+		}
+		s.metrics.Retries.Add(1)
+		s.Logger.Warn("retrying batch", "attempt", attempt, "of", s.maxRetries, "error", err)
+		if delay > 0 {
+			t := s.Clock.Timer(delay)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+			delay *= 2
+		}
+		err = f()
+	}
+	return err
+}
+
+// batchFailed applies the error strategy to a batch whose processing failed
+// for good: under "stop" the error is returned (fatal); otherwise each row
+// is rejected with the error and the stage goes on.
+func (s *Stage) batchFailed(ctx context.Context, b arrow.RecordBatch, err error) error {
+	if s.strategy == StrategyStop || ctx.Err() != nil {
+		var re *RowError
+		if errors.As(err, &re) {
+			return err
+		}
+		return fmt.Errorf("stage %q: %w", s.ID, err)
+	}
+	rows, rerr := rowsOf(b)
+	if rerr != nil {
+		return fmt.Errorf("stage %q: %w (and the batch could not be dead-lettered: %v)", s.ID, err, rerr)
+	}
+	for _, r := range rows {
+		if e := s.Reject(ctx, Rejection{Err: err, Row: r}); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// retryDelayFor converts the pipeline's retry_delay_seconds.
+func retryDelayFor(seconds float64) time.Duration {
+	return time.Duration(seconds * float64(time.Second))
+}
