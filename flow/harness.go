@@ -2,8 +2,8 @@ package flow
 
 import (
 	"context"
-	"log/slog"
 	"io"
+	"log/slog"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
