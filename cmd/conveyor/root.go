@@ -1,0 +1,81 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/internal/catalog"
+)
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "conveyor",
+		Short: "Conveyor runs dataflow pipelines declared in TOML over Arrow batches",
+		Long: `Conveyor runs ETL pipelines: a TOML file declares a DAG of stages
+(csv.read -> filter.apply -> groupby.apply -> parquet.write) that run as
+goroutines linked by bounded channels of Apache Arrow record batches.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd(), newInfoCmd(), newVersionCmd())
+	return root
+}
+
+// loadGraph loads and validates a pipeline file. Invalid pipelines give an
+// exitError with code 2.
+func loadGraph(path string) (*flow.Graph, error) {
+	f, err := flow.LoadFile(path)
+	if err != nil {
+		var ce flow.ConfigErrors
+		if errors.As(err, &ce) {
+			return nil, &exitError{exitInvalid, err}
+		}
+		return nil, &exitError{exitInvalid, fmt.Errorf("reading pipeline: %w", err)}
+	}
+	g, err := flow.Validate(f, catalog.Registry())
+	if err != nil {
+		return nil, &exitError{exitInvalid, err}
+	}
+	return g, nil
+}
+
+// newLogger builds the process logger on stderr.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		lv = slog.LevelDebug
+	case "", "info":
+		lv = slog.LevelInfo
+	case "warn", "warning":
+		lv = slog.LevelWarn
+	case "error":
+		lv = slog.LevelError
+	default:
+		return nil, fmt.Errorf("unknown log level %q (debug, info, warn, error)", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("unknown log format %q (text, json)", format)
+}
+
+// indentErr renders multi-line errors (one problem per line) readably.
+func indentErr(err error) string {
+	s := err.Error()
+	if !strings.Contains(s, "\n") {
+		return s
+	}
+	lines := strings.Split(s, "\n")
+	return fmt.Sprintf("%d problems:\n  %s", len(lines), strings.Join(lines, "\n  "))
+}
