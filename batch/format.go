@@ -1,0 +1,58 @@
+package batch
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// NullText is how FormatValue renders a null.
+const NullText = "NULL"
+
+// FormatValue renders arr at row i as display text (for tables and
+// messages): strings as they are, numbers in their shortest form,
+// timestamps in RFC 3339 (UTC, fractional seconds only when present),
+// dates as 2006-01-02, nulls as NullText, and other types in Arrow's own
+// text form. arr is borrowed.
+func FormatValue(arr arrow.Array, i int) string {
+	if arr.IsNull(i) {
+		return NullText
+	}
+	switch a := arr.(type) {
+	case *array.String:
+		return a.Value(i)
+	case *array.LargeString:
+		return a.Value(i)
+	case *array.Int64:
+		return strconv.FormatInt(a.Value(i), 10)
+	case *array.Float64:
+		return formatFloat(a.Value(i), 64)
+	case *array.Float32:
+		return formatFloat(float64(a.Value(i)), 32)
+	case *array.Boolean:
+		return strconv.FormatBool(a.Value(i))
+	case *array.Timestamp:
+		unit := a.DataType().(*arrow.TimestampType).Unit
+		return a.Value(i).ToTime(unit).UTC().Format(time.RFC3339Nano)
+	case *array.Date32:
+		return a.Value(i).ToTime().UTC().Format(time.DateOnly)
+	case *array.Date64:
+		return a.Value(i).ToTime().UTC().Format(time.DateOnly)
+	}
+	return arr.ValueStr(i)
+}
+
+func formatFloat(f float64, bits int) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "+Inf"
+	case math.IsInf(f, -1):
+		return "-Inf"
+	}
+	return string(appendFloat(nil, f, bits))
+}
