@@ -45,9 +45,6 @@ var cmpOpText = [...]string{opEq: "==", opNe: "!=", opLt: "<", opLe: "<=", opGt:
 
 func (o cmpOp) String() string { return cmpOpText[o] }
 
-// ordered reports whether o is one of < <= > >=.
-func (o cmpOp) ordered() bool { return o >= opLt && o <= opGe }
-
 // selector writes one bit per row of b into out (1 = keep the row). Rows
 // whose compared value is null must get 0. out has room for b.NumRows()
 // bits; bits past the last row are ignored.
@@ -569,7 +566,11 @@ func andValidity(out, valid []byte, offset, n int) {
 		}
 		return
 	}
-	bitutil.BitmapAnd(out, valid, 0, int64(offset), out, 0, int64(n))
+	tmp := make([]byte, nb)
+	bitutil.CopyBitmap(valid, offset, n, tmp, 0)
+	for i := range nb {
+		out[i] &= tmp[i]
+	}
 }
 
 // timeIn converts t to an intConst in the given unit since the epoch.
