@@ -14,7 +14,8 @@ const NullText = "NULL"
 
 // FormatValue renders arr at row i as display text (for tables and
 // messages): strings as they are, numbers in their shortest form,
-// timestamps in RFC 3339 (UTC, fractional seconds only when present),
+// timestamps in RFC 3339 (UTC; a fraction of 3, 6 or 9 digits only when
+// needed, as AppendTimestamp writes them),
 // dates as 2006-01-02, nulls as NullText, and other types in Arrow's own
 // text form. arr is borrowed.
 func FormatValue(arr arrow.Array, i int) string {
@@ -35,10 +36,9 @@ func FormatValue(arr arrow.Array, i int) string {
 	case *array.Boolean:
 		return strconv.FormatBool(a.Value(i))
 	case *array.Timestamp:
-		unit := a.DataType().(*arrow.TimestampType).Unit
-		return a.Value(i).ToTime(unit).UTC().Format(time.RFC3339Nano)
+		return string(appendTimestampText(nil, a.Value(i), a.DataType().(*arrow.TimestampType).Unit))
 	case *array.Date32:
-		return a.Value(i).ToTime().UTC().Format(time.DateOnly)
+		return string(AppendDate(nil, int32(a.Value(i))))
 	case *array.Date64:
 		return a.Value(i).ToTime().UTC().Format(time.DateOnly)
 	}

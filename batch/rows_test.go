@@ -136,7 +136,7 @@ func TestFormatValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rec.Release()
-	want := []string{"-4", "1e+21", "false", "hé", "2024-01-02T03:04:05.6Z"}
+	want := []string{"-4", "1e+21", "false", "hé", "2024-01-02T03:04:05.600Z"}
 	for c := range want {
 		if got := FormatValue(rec.Column(c), 0); got != want[c] {
 			t.Errorf("col %d: %q want %q", c, got, want[c])
