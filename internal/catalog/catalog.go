@@ -4,6 +4,7 @@ package catalog
 
 import (
 	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/operators"
 )
 
 // Registry returns a new registry holding every built-in stage.
@@ -15,4 +16,6 @@ func Registry() *flow.Registry {
 	return r
 }
 
-var registrars = []func(*flow.Registry){}
+var registrars = []func(*flow.Registry){
+	operators.Register,
+}
