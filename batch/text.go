@@ -1,0 +1,641 @@
+package batch
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// Text values (CSV fields, query strings, ...) are typed by the functions in
+// this file. They take []byte, never allocate on success, and have
+// hand-written fast paths for the common forms; exotic forms fall back to
+// the standard library.
+
+// Timestamps parsed from text are microseconds since the Unix epoch in
+// UTC ([Timestamp]): microseconds cover years 0001-9999 in an int64 and
+// match Parquet's and most databases' precision; finer fractions are
+// truncated. Dates are days since the epoch (date32).
+
+// NullSet is a list of text values that mean null. The zero value treats
+// nothing as null; use [NewNullSet].
+type NullSet struct {
+	values  [][]byte
+	empty   bool // "" is a null value
+	maxLen  int
+	onlyEmp bool // the set is exactly {""}
+}
+
+// DefaultNullValues is the default null list: the empty string only.
+var DefaultNullValues = []string{""}
+
+// NewNullSet returns the set of the given values.
+func NewNullSet(values []string) NullSet {
+	n := NullSet{}
+	for _, v := range values {
+		if v == "" {
+			n.empty = true
+			continue
+		}
+		n.values = append(n.values, []byte(v))
+		n.maxLen = max(n.maxLen, len(v))
+	}
+	n.onlyEmp = n.empty && len(n.values) == 0
+	return n
+}
+
+// IsNull reports whether b is one of the null values.
+func (n *NullSet) IsNull(b []byte) bool {
+	if len(b) == 0 {
+		return n.empty
+	}
+	if len(b) > n.maxLen {
+		return false
+	}
+	for _, v := range n.values {
+		if bytes.Equal(b, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseInt parses a base-10 signed integer with an optional sign. It
+// reports false on anything else, including overflow.
+func ParseInt(b []byte) (int64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	neg := false
+	switch b[0] {
+	case '-':
+		neg = true
+		b = b[1:]
+	case '+':
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		if len(b) > 19 {
+			// Leading zeros may make a valid number long.
+			for len(b) > 19 && b[0] == '0' {
+				b = b[1:]
+			}
+			if len(b) <= 19 {
+				return parseIntDigits(b, neg)
+			}
+		}
+		return 0, false
+	}
+	return parseIntDigits(b, neg)
+}
+
+func parseIntDigits(b []byte, neg bool) (int64, bool) {
+	var u uint64
+	for _, c := range b {
+		d := c - '0'
+		if d > 9 {
+			return 0, false
+		}
+		u = u*10 + uint64(d)
+	}
+	// 19 digits fit in a uint64 without wrapping; check the int64 range.
+	if neg {
+		if u > 1<<63 {
+			return 0, false
+		}
+		return -int64(u), true
+	}
+	if u > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(u), true
+}
+
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// ParseFloat parses a decimal floating-point number ("12.5", "-3", "1e6",
+// ".5"; also "NaN", "Inf" as strconv does). The result is the correctly
+// rounded float64: short decimals take an exact fast path (Clinger's: at
+// most 15 significant digits and a power of ten up to 1e22), the rest goes
+// through strconv.ParseFloat without allocating on success.
+func ParseFloat(b []byte) (float64, bool) {
+	n := len(b)
+	if n == 0 {
+		return 0, false
+	}
+	i := 0
+	neg := false
+	switch b[0] {
+	case '-':
+		neg = true
+		i++
+	case '+':
+		i++
+	}
+	var mant uint64
+	nd := 0  // significant digits taken into mant
+	exp := 0 // decimal exponent adjustment
+	digits := 0
+	for ; i < n; i++ {
+		d := b[i] - '0'
+		if d > 9 {
+			break
+		}
+		digits++
+		if mant == 0 && d == 0 {
+			continue
+		}
+		nd++
+		mant = mant*10 + uint64(d)
+	}
+	if i < n && b[i] == '.' {
+		i++
+		for ; i < n; i++ {
+			d := b[i] - '0'
+			if d > 9 {
+				break
+			}
+			digits++
+			exp--
+			if mant == 0 && d == 0 {
+				continue
+			}
+			nd++
+			mant = mant*10 + uint64(d)
+		}
+	}
+	if digits == 0 {
+		return slowFloat(b)
+	}
+	if i < n && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		eneg := false
+		if i < n && (b[i] == '+' || b[i] == '-') {
+			eneg = b[i] == '-'
+			i++
+		}
+		if i == n {
+			return 0, false
+		}
+		e := 0
+		for ; i < n; i++ {
+			d := b[i] - '0'
+			if d > 9 {
+				return 0, false
+			}
+			if e < 10000 {
+				e = e*10 + int(d)
+			}
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
+	}
+	if i != n {
+		return slowFloat(b)
+	}
+	if nd > 15 || exp < -22 || exp > 22 {
+		return slowFloat(b)
+	}
+	f := float64(mant)
+	if exp < 0 {
+		f /= pow10[-exp]
+	} else {
+		f *= pow10[exp]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
+func slowFloat(b []byte) (float64, bool) {
+	// Reject forms strconv accepts but a text column should not: hex
+	// floats and digit separators.
+	for _, c := range b {
+		if c == '_' || c == 'x' || c == 'X' || c == 'p' || c == 'P' {
+			return 0, false
+		}
+	}
+	f, err := strconv.ParseFloat(unsafeString(b), 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return f, true // ±Inf or 0 on over/underflow, as strconv rounds
+		}
+		return 0, false
+	}
+	return f, true
+}
+
+// ParseBool accepts true/false, t/f, yes/no, y/n and 1/0, in any case.
+// Inference is stricter (see [IsBoolText]).
+func ParseBool(b []byte) (v, ok bool) {
+	switch len(b) {
+	case 1:
+		switch b[0] {
+		case 't', 'T', 'y', 'Y', '1':
+			return true, true
+		case 'f', 'F', 'n', 'N', '0':
+			return false, true
+		}
+		return false, false
+	case 2:
+		if eqFold(b, "no") {
+			return false, true
+		}
+	case 3:
+		if eqFold(b, "yes") {
+			return true, true
+		}
+	case 4:
+		if eqFold(b, "true") {
+			return true, true
+		}
+	case 5:
+		if eqFold(b, "false") {
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// IsBoolText reports whether b is "true" or "false" in any case: the only
+// spellings that make inference choose bool.
+func IsBoolText(b []byte) bool {
+	return (len(b) == 4 && eqFold(b, "true")) || (len(b) == 5 && eqFold(b, "false"))
+}
+
+func eqFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range b {
+		if b[i]|0x20 != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseTimestamp parses a timestamp into microseconds since the Unix epoch
+// (UTC). Accepted without allocating, by a hand-written parser:
+//
+//	2006-01-02T15:04:05Z            RFC 3339 ('T', 't' or ' ' between date and time)
+//	2006-01-02T15:04:05.999999999Z  any number of fraction digits (truncated to µs)
+//	2006-01-02T15:04:05+07:00       zone offsets ±hh:mm, ±hhmm, ±hh; converted to UTC
+//	2006-01-02 15:04:05             no zone: taken as UTC
+//	2006-01-02T15:04                seconds omitted
+//	2006-01-02                      a date: midnight UTC
+//
+// Other common forms go through time.Parse: RFC 1123 ("Mon, 02 Jan 2006
+// 15:04:05 MST" and with a numeric zone), RFC 850, ANSIC, and "2006/01/02"
+// with an optional " 15:04:05".
+func ParseTimestamp(b []byte) (int64, bool) {
+	if us, ok := fastTimestamp(b); ok {
+		return us, true
+	}
+	if len(b) < 8 || len(b) > 64 {
+		return 0, false
+	}
+	s := unsafeString(b)
+	for _, layout := range slowLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UnixMicro(), true
+		}
+	}
+	return 0, false
+}
+
+var slowLayouts = []string{
+	time.RFC1123Z, time.RFC1123, time.RFC850, time.ANSIC,
+	"2006/01/02 15:04:05", "2006/01/02",
+}
+
+// ParseDate parses a date ("2006-01-02", or any timestamp ParseTimestamp
+// accepts, truncated to its UTC day) into days since the Unix epoch.
+func ParseDate(b []byte) (int32, bool) {
+	if len(b) == 10 {
+		y, m, d, ok := parseYMD(b)
+		if ok {
+			return int32(daysFromCivil(y, m, d)), true
+		}
+	}
+	us, ok := ParseTimestamp(b)
+	if !ok {
+		return 0, false
+	}
+	days := us / 86_400_000_000
+	if us%86_400_000_000 < 0 {
+		days--
+	}
+	return int32(days), true
+}
+
+func digits2(b []byte) (int, bool) {
+	d0, d1 := b[0]-'0', b[1]-'0'
+	if d0 > 9 || d1 > 9 {
+		return 0, false
+	}
+	return int(d0)*10 + int(d1), true
+}
+
+func parseYMD(b []byte) (y, m, d int, ok bool) {
+	if b[4] != '-' || b[7] != '-' {
+		return 0, 0, 0, false
+	}
+	hi, ok1 := digits2(b[0:2])
+	lo, ok2 := digits2(b[2:4])
+	m, ok3 := digits2(b[5:7])
+	d, ok4 := digits2(b[8:10])
+	if !(ok1 && ok2 && ok3 && ok4) || m < 1 || m > 12 || d < 1 || d > daysIn(hi*100+lo, m) {
+		return 0, 0, 0, false
+	}
+	return hi*100 + lo, m, d, true
+}
+
+func daysIn(y, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil returns days since 1970-01-01 for a proleptic Gregorian
+// date (Howard Hinnant's algorithm).
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}
+
+func fastTimestamp(b []byte) (int64, bool) {
+	n := len(b)
+	if n < 10 {
+		return 0, false
+	}
+	y, mo, d, ok := parseYMD(b)
+	if !ok {
+		return 0, false
+	}
+	us := daysFromCivil(y, mo, d) * 86_400_000_000
+	if n == 10 {
+		return us, true
+	}
+	if n < 16 || (b[10] != 'T' && b[10] != 't' && b[10] != ' ') || b[13] != ':' {
+		return 0, false
+	}
+	h, ok1 := digits2(b[11:13])
+	mi, ok2 := digits2(b[14:16])
+	if !ok1 || !ok2 || h > 23 || mi > 59 {
+		return 0, false
+	}
+	sec := 0
+	i := 16
+	if i < n && b[i] == ':' {
+		if n < 19 {
+			return 0, false
+		}
+		s, ok := digits2(b[17:19])
+		if !ok || s > 59 {
+			return 0, false
+		}
+		sec = s
+		i = 19
+	}
+	us += int64(h*3600+mi*60+sec) * 1_000_000
+	if i < n && (b[i] == '.' || b[i] == ',') {
+		i++
+		start := i
+		frac := int64(0)
+		for ; i < n; i++ {
+			c := b[i] - '0'
+			if c > 9 {
+				break
+			}
+			if i-start < 6 {
+				frac = frac*10 + int64(c)
+			}
+		}
+		nd := i - start
+		if nd == 0 {
+			return 0, false
+		}
+		for k := nd; k < 6; k++ {
+			frac *= 10
+		}
+		us += frac
+	}
+	if i == n {
+		return us, true
+	}
+	switch b[i] {
+	case 'Z', 'z':
+		if i+1 == n {
+			return us, true
+		}
+		return 0, false
+	case '+', '-':
+		sign := int64(1)
+		if b[i] == '-' {
+			sign = -1
+		}
+		z := b[i+1:]
+		var zh, zm int
+		switch {
+		case len(z) == 2:
+			zh, ok = digits2(z)
+		case len(z) == 4:
+			zh, ok = digits2(z[0:2])
+			if ok {
+				zm, ok = digits2(z[2:4])
+			}
+		case len(z) == 5 && z[2] == ':':
+			zh, ok = digits2(z[0:2])
+			if ok {
+				zm, ok = digits2(z[3:5])
+			}
+		default:
+			ok = false
+		}
+		if !ok || zh > 23 || zm > 59 {
+			return 0, false
+		}
+		return us - sign*int64(zh*3600+zm*60)*1_000_000, true
+	case ' ':
+		// "2006-01-02 15:04:05 UTC" and similar trailing zone names.
+		if unsafeString(b[i+1:]) == "UTC" || unsafeString(b[i+1:]) == "GMT" {
+			return us, true
+		}
+	}
+	return 0, false
+}
+
+// AppendTimestamp appends the RFC 3339 form of a microsecond timestamp in
+// UTC: "2006-01-02T15:04:05Z", with a fraction of 3 or 6 digits only when
+// needed ("...05.123Z", "...05.123456Z").
+func AppendTimestamp(dst []byte, us int64) []byte {
+	secs := us / 1_000_000
+	frac := us % 1_000_000
+	if frac < 0 {
+		frac += 1_000_000
+		secs--
+	}
+	t := time.Unix(secs, 0).UTC()
+	dst = t.AppendFormat(dst, "2006-01-02T15:04:05")
+	if frac != 0 {
+		if frac%1000 == 0 {
+			dst = append(dst, '.')
+			dst = appendPadded(dst, frac/1000, 3)
+		} else {
+			dst = append(dst, '.')
+			dst = appendPadded(dst, frac, 6)
+		}
+	}
+	return append(dst, 'Z')
+}
+
+// AppendDate appends a date32 value as "2006-01-02".
+func AppendDate(dst []byte, days int32) []byte {
+	return time.Unix(int64(days)*86400, 0).UTC().AppendFormat(dst, "2006-01-02")
+}
+
+func appendPadded(dst []byte, v int64, width int) []byte {
+	var buf [8]byte
+	for i := width - 1; i >= 0; i-- {
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(dst, buf[:width]...)
+}
+
+// AppendFloat appends f the way a user expects to read it back: the
+// shortest text that round-trips, in plain decimal notation for ordinary
+// magnitudes (12.5, 0.001, 1234567) and in exponent notation only below
+// 1e-6 or from 1e21 up (1e-07, 1e+21), like JavaScript. NaN and ±Inf are
+// "NaN", "+Inf", "-Inf".
+func AppendFloat(dst []byte, f float64) []byte {
+	a := math.Abs(f)
+	if a != 0 && (a < 1e-6 || a >= 1e21) {
+		return strconv.AppendFloat(dst, f, 'g', -1, 64)
+	}
+	return strconv.AppendFloat(dst, f, 'f', -1, 64)
+}
+
+// Inferrer infers a column's type from sample text values, widening as it
+// sees them: int64 if every non-null value is an integer, float64 if every
+// one is a number, bool if every one is true/false (any case), timestamp if
+// every one is a timestamp [ParseTimestamp] accepts, otherwise string. A
+// column with no non-null sample is string. The zero value is ready.
+type Inferrer struct {
+	seen                             bool
+	notInt, notFloat, notBool, notTS bool
+}
+
+// Observe records one non-null sample value.
+func (f *Inferrer) Observe(b []byte) {
+	f.seen = true
+	if f.notFloat && f.notBool && f.notTS {
+		return // already string
+	}
+	if !f.notInt {
+		if _, ok := ParseInt(b); ok {
+			f.notBool, f.notTS = true, true
+			return
+		}
+		f.notInt = true
+	}
+	if !f.notFloat {
+		if _, ok := ParseFloat(b); ok {
+			f.notBool, f.notTS = true, true
+			return
+		}
+		f.notFloat = true
+	}
+	if !f.notBool {
+		if IsBoolText(b) {
+			f.notInt, f.notFloat, f.notTS = true, true, true
+			return
+		}
+		f.notBool = true
+	}
+	if !f.notTS {
+		if _, ok := ParseTimestamp(b); ok {
+			f.notInt, f.notFloat, f.notBool = true, true, true
+			return
+		}
+		f.notTS = true
+	}
+	f.notInt, f.notFloat, f.notBool, f.notTS = true, true, true, true
+}
+
+// Seen reports whether any non-null value was observed.
+func (f *Inferrer) Seen() bool { return f.seen }
+
+// Type returns the inferred type.
+func (f *Inferrer) Type() arrow.DataType {
+	switch {
+	case !f.seen:
+		return arrow.BinaryTypes.String
+	case !f.notInt:
+		return arrow.PrimitiveTypes.Int64
+	case !f.notFloat:
+		return arrow.PrimitiveTypes.Float64
+	case !f.notBool:
+		return arrow.FixedWidthTypes.Boolean
+	case !f.notTS:
+		return Timestamp
+	}
+	return arrow.BinaryTypes.String
+}
+
+// WidenText returns the type that holds values of both a and b when both
+// were inferred from text: equal types stay, int64 and float64 give
+// float64, timestamp and date give timestamp, anything else gives string.
+// A nil type (no information) yields the other.
+func WidenText(a, b arrow.DataType) arrow.DataType {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	case arrow.TypeEqual(a, b):
+		return a
+	}
+	ia, ib := a.ID(), b.ID()
+	if (ia == arrow.INT64 && ib == arrow.FLOAT64) || (ia == arrow.FLOAT64 && ib == arrow.INT64) {
+		return arrow.PrimitiveTypes.Float64
+	}
+	if (ia == arrow.TIMESTAMP && ib == arrow.DATE32) || (ia == arrow.DATE32 && ib == arrow.TIMESTAMP) {
+		return Timestamp
+	}
+	return arrow.BinaryTypes.String
+}
+
+// unsafeString views b as a string without copying. The string must not
+// outlive b's contents (callers use it only for the duration of a parse).
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
