@@ -61,6 +61,7 @@ type filterOp struct {
 	bind   predicateBinder
 	schema *arrow.Schema // schema sel was bound to
 	sel    selector
+	idx    []int32 // row index scratch, reused across batches
 }
 
 func newFilter(cfg flow.Config, env flow.BuildEnv) (any, error) {
@@ -102,13 +103,143 @@ func (f *filterOp) Transform(ctx context.Context, st *flow.Stage, in arrow.Recor
 	case 0:
 		return nil, nil
 	}
-	mask := array.NewBoolean(n, buf, nil, 0)
-	defer mask.Release()
-	out, err := compute.FilterRecordBatch(compute.WithAllocator(ctx, st.Alloc), in, mask, compute.DefaultFilterOptions())
+	out, err := f.take(ctx, st.Alloc, in, bits)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filterName, err)
 	}
 	return out, nil
+}
+
+// take returns the rows of in whose bit is set. Fixed-width columns are
+// gathered by hand (one pass per column over the selected row indices);
+// other types go through arrow's compute.TakeArray.
+func (f *filterOp) take(ctx context.Context, mem memory.Allocator, in arrow.RecordBatch, bits []byte) (arrow.RecordBatch, error) {
+	n := int(in.NumRows())
+	if cap(f.idx) < n+8 {
+		f.idx = make([]int32, n+8)
+	}
+	// Compaction eight rows at a time: write the positions of a byte's set
+	// bits (always eight slots, hence the slack), advance by its popcount.
+	all, k := f.idx[:n+8], 0
+	for bi, b := range bits[:(n+7)/8] {
+		if bi == n/8 { // the last partial byte: drop bits past n
+			b &= byte(1<<(n%8)) - 1
+		}
+		pos, base := &bitPositions[b], int32(bi*8)
+		dst := all[k : k+8 : k+8]
+		for j := range dst {
+			dst[j] = base + int32(pos[j])
+		}
+		k += int(bitCounts[b])
+	}
+	idx := all[:k]
+	var idxArr arrow.Array // built on first use
+	defer func() {
+		if idxArr != nil {
+			idxArr.Release()
+		}
+	}()
+	cols := make([]arrow.Array, in.NumCols())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, col := range in.Columns() {
+		if c := gatherFixed(mem, col, idx); c != nil {
+			cols[i] = c
+			continue
+		}
+		if idxArr == nil {
+			ib := array.NewInt32Builder(mem)
+			ib.AppendValues(idx, nil)
+			idxArr = ib.NewArray()
+			ib.Release()
+		}
+		c, err := compute.TakeArray(compute.WithAllocator(ctx, mem), col, idxArr)
+		if err != nil {
+			return nil, err
+		}
+		cols[i] = c
+	}
+	return array.NewRecordBatch(in.Schema(), cols, int64(len(idx))), nil
+}
+
+// gatherFixed returns the rows idx of a fixed-width primitive column
+// (integers, floats, dates, times, timestamps, durations) as a new array,
+// or nil for any other type.
+func gatherFixed(mem memory.Allocator, col arrow.Array, idx []int32) arrow.Array {
+	dt := col.DataType()
+	switch {
+	case arrow.IsInteger(dt.ID()), arrow.IsFloating(dt.ID()):
+	default:
+		switch dt.ID() {
+		case arrow.TIMESTAMP, arrow.DATE32, arrow.DATE64, arrow.TIME32, arrow.TIME64, arrow.DURATION:
+		default:
+			return nil
+		}
+	}
+	width := dt.(arrow.FixedWidthDataType).BitWidth() / 8
+	data := col.Data()
+	values := memory.NewResizableBuffer(mem)
+	defer values.Release()
+	values.Resize(len(idx) * width)
+	switch width {
+	case 1:
+		gather(arrow.GetValues[uint8](data, 1), idx, arrow.GetData[uint8](values.Bytes()))
+	case 2:
+		gather(arrow.GetValues[uint16](data, 1), idx, arrow.GetData[uint16](values.Bytes()))
+	case 4:
+		gather(arrow.GetValues[uint32](data, 1), idx, arrow.GetData[uint32](values.Bytes()))
+	case 8:
+		gather(arrow.GetValues[uint64](data, 1), idx, arrow.GetData[uint64](values.Bytes()))
+	default:
+		return nil
+	}
+	var valid *memory.Buffer
+	nulls := 0
+	if col.NullN() > 0 {
+		valid = memory.NewResizableBuffer(mem)
+		defer valid.Release()
+		valid.Resize(int(bitutil.BytesForBits(int64(len(idx)))))
+		vb, src, off := valid.Bytes(), col.NullBitmapBytes(), data.Offset()
+		for i := range vb {
+			vb[i] = 0
+		}
+		for k, r := range idx {
+			if bitutil.BitIsSet(src, off+int(r)) {
+				bitutil.SetBit(vb, k)
+			} else {
+				nulls++
+			}
+		}
+	}
+	out := array.NewData(dt, len(idx), []*memory.Buffer{valid, values}, nil, nulls, 0)
+	defer out.Release()
+	return array.MakeFromData(out)
+}
+
+// bitPositions[b] lists the positions of b's set bits, in order (unused
+// slots are 0); bitCounts[b] is their number.
+var bitPositions, bitCounts = func() (p [256][8]uint8, c [256]uint8) {
+	for b := range 256 {
+		for j := range 8 {
+			if b&(1<<j) != 0 {
+				p[b][c[b]] = uint8(j)
+				c[b]++
+			}
+		}
+	}
+	return p, c
+}()
+
+func gather[T uint8 | uint16 | uint32 | uint64](src []T, idx []int32, dst []T) {
+	dst = dst[:len(idx)]
+	for k, r := range idx {
+		dst[k] = src[r]
+	}
 }
 
 // comparison is the original form: column operator value.
