@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -58,6 +59,11 @@ func describeValue(v any) string {
 		s = "(object)"
 	case []any:
 		s = "(array)"
+	case json.RawMessage:
+		s = string(x)
+		if len(s) > max {
+			s = s[:max] + "…"
+		}
 	default:
 		s = fmt.Sprint(x)
 		if len(s) > max {

@@ -153,7 +153,7 @@ func kindOf(v any) jsonKind {
 			return kindTimestamp
 		}
 		return kindString
-	case map[string]any, []any:
+	case map[string]any, []any, json.RawMessage:
 		return kindNested
 	}
 	return kindString

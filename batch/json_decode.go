@@ -18,9 +18,10 @@ var ErrNotObject = errors.New("not a JSON object")
 
 // DecodeObject reads the next JSON value from dec, which must be an object,
 // and returns its members and its keys in document order (a repeated key
-// keeps its first position and its last value). Nested values are decoded
-// as encoding/json does; call dec.UseNumber() first to keep numbers as
-// json.Number (which inference and Builder expect for exact integers).
+// keeps its first position and its last value). Member values are nil,
+// bool, string, json.Number (numbers keep their exact text), or
+// json.RawMessage holding the compacted text of a nested object or array
+// (so nested key order and numbers are preserved).
 // When the value is not an object, the error wraps ErrNotObject and the
 // value has been consumed.
 func DecodeObject(dec *json.Decoder) (map[string]any, []string, error) {
@@ -63,8 +64,8 @@ func DecodeObject(dec *json.Decoder) (map[string]any, []string, error) {
 		if !ok {
 			return nil, nil, fmt.Errorf("object key is not a string")
 		}
-		var v any
-		if err := dec.Decode(&v); err != nil {
+		v, err := decodeValue(dec)
+		if err != nil {
 			return nil, nil, err
 		}
 		if _, dup := m[k]; !dup {
@@ -79,7 +80,7 @@ func DecodeObject(dec *json.Decoder) (map[string]any, []string, error) {
 }
 
 // ParseObject decodes text holding exactly one JSON object (surrounding
-// white space allowed), keeping numbers as json.Number. See DecodeObject.
+// white space allowed). See DecodeObject.
 func ParseObject(text []byte) (map[string]any, []string, error) {
 	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.UseNumber()
@@ -131,4 +132,34 @@ func ToNDJSON(batches ...arrow.RecordBatch) string {
 		}
 	}
 	return string(buf)
+}
+
+// decodeValue reads one member value (see DecodeObject).
+func decodeValue(dec *json.Decoder) (any, error) {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return nil, err
+	}
+	switch raw[0] {
+	case '{', '[':
+		var buf bytes.Buffer
+		buf.Grow(len(raw))
+		if err := json.Compact(&buf, raw); err != nil {
+			return nil, err
+		}
+		return json.RawMessage(buf.Bytes()), nil
+	case 'n':
+		return nil, nil
+	case 't':
+		return true, nil
+	case 'f':
+		return false, nil
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	return json.Number(raw), nil
 }

@@ -32,8 +32,8 @@ func IsJSONField(f arrow.Field) bool {
 // one row at a time. It is not safe for concurrent use.
 //
 // Values may be nil, bool, json.Number, float64, int, int64, string,
-// time.Time, map[string]any or []any (as produced by encoding/json, with or
-// without UseNumber). Conversions:
+// time.Time, json.RawMessage, map[string]any or []any (as produced by
+// DecodeObject, or by encoding/json with or without UseNumber). Conversions:
 //
 //   - integer columns take integral numbers and strings holding integers,
 //     within the column's range;
