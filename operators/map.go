@@ -280,7 +280,18 @@ func (a arith) bind(schema *arrow.Schema) (arrow.DataType, projector, error) {
 	}
 	return arrow.PrimitiveTypes.Float64, func(mem memory.Allocator, b arrow.RecordBatch) (arrow.Array, error) {
 		n := int(b.NumRows())
-		return evalFloat(mem, op, n, floatsOf(b, l, n), floatsOf(b, r, n), nullables(b, l, r))
+		nl := nullables(b, l, r)
+		xi, xf := floatOperand(b, l, n)
+		yi, yf := floatOperand(b, r, n)
+		switch {
+		case xi != nil && yi != nil:
+			return evalFloat(mem, op, n, xi, yi, nl)
+		case xi != nil:
+			return evalFloat(mem, op, n, xi, yf, nl)
+		case yi != nil:
+			return evalFloat(mem, op, n, xf, yi, nl)
+		}
+		return evalFloat(mem, op, n, xf, yf, nl)
 	}, nil
 }
 
@@ -322,6 +333,15 @@ func intsOf(b arrow.RecordBatch, o boundOperand, n int) []int64 {
 		return widen[uint8, int64](arr)
 	}
 	panic("operators: intsOf on " + arr.DataType().String())
+}
+
+// floatOperand returns an operand for float arithmetic without copying
+// int64 columns: exactly one of the results is non-nil.
+func floatOperand(b arrow.RecordBatch, o boundOperand, n int) ([]int64, []float64) {
+	if o.idx >= 0 && b.Column(o.idx).DataType().ID() == arrow.INT64 {
+		return arrow.GetValues[int64](b.Column(o.idx).Data(), 1), nil
+	}
+	return nil, floatsOf(b, o, n)
 }
 
 // floatsOf is intsOf for float64.
@@ -455,7 +475,9 @@ func mulOverflow(x, y int64) int64 {
 // evalFloat computes x op y over float64s. A row is null when an input is
 // null or, for / and %, when y is 0. Other results follow IEEE 754 (an
 // overflow gives ±Inf).
-func evalFloat(mem memory.Allocator, op byte, n int, x, y []float64, nullable []arrow.Array) (arrow.Array, error) {
+// X and Y are int64 or float64, converted row by row, so that an int64
+// column needs no converted copy.
+func evalFloat[X, Y int64 | float64](mem memory.Allocator, op byte, n int, x []X, y []Y, nullable []arrow.Array) (arrow.Array, error) {
 	buf, out := newValues[float64](mem, n)
 	defer buf.Release()
 	x, y = x[:n], y[:n]
@@ -463,25 +485,25 @@ func evalFloat(mem memory.Allocator, op byte, n int, x, y []float64, nullable []
 	switch op {
 	case '+':
 		for i := range out {
-			out[i] = x[i] + y[i]
+			out[i] = float64(x[i]) + float64(y[i])
 		}
 	case '-':
 		for i := range out {
-			out[i] = x[i] - y[i]
+			out[i] = float64(x[i]) - float64(y[i])
 		}
 	case '*':
 		for i := range out {
-			out[i] = x[i] * y[i]
+			out[i] = float64(x[i]) * float64(y[i])
 		}
 	case '/':
 		for i := range out {
 			zero |= b2u(y[i] == 0)
-			out[i] = x[i] / y[i]
+			out[i] = float64(x[i]) / float64(y[i])
 		}
 	case '%':
 		for i := range out {
 			zero |= b2u(y[i] == 0)
-			out[i] = math.Mod(x[i], y[i])
+			out[i] = math.Mod(float64(x[i]), float64(y[i]))
 		}
 	default:
 		return nil, fmt.Errorf("%w: operator %q", ErrInvalidExpression, op)
