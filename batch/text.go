@@ -316,6 +316,34 @@ var slowLayouts = []string{
 	"2006/01/02 15:04:05", "2006/01/02",
 }
 
+// TimestampParser is [ParseTimestamp] with a one-entry cache of the date
+// part: a column of timestamps mostly repeats its date, whose conversion
+// to days is then skipped. The zero value is ready; it is not safe for
+// concurrent use.
+type TimestampParser struct {
+	date [10]byte
+	days int64
+	ok   bool
+}
+
+// Parse is ParseTimestamp(b).
+func (p *TimestampParser) Parse(b []byte) (int64, bool) {
+	if len(b) >= 19 && p.ok && string(b[:10]) == string(p.date[:]) && (b[10] == 'T' || b[10] == ' ') {
+		if us, ok := timeOfDay(b, 10); ok {
+			return p.days*86_400_000_000 + us, true
+		}
+	}
+	us, ok := ParseTimestamp(b)
+	if ok && len(b) >= 10 {
+		if y, m, d, ok2 := parseYMD(b); ok2 {
+			copy(p.date[:], b[:10])
+			p.days = daysFromCivil(y, m, d)
+			p.ok = true
+		}
+	}
+	return us, ok
+}
+
 // ParseDate parses a date ("2006-01-02", or any timestamp ParseTimestamp
 // accepts, truncated to its UTC day) into days since the Unix epoch.
 func ParseDate(b []byte) (int32, bool) {
@@ -401,28 +429,40 @@ func fastTimestamp(b []byte) (int64, bool) {
 	if n == 10 {
 		return us, true
 	}
-	if n < 16 || (b[10] != 'T' && b[10] != 't' && b[10] != ' ') || b[13] != ':' {
+	t, ok := timeOfDay(b, 10)
+	if !ok {
 		return 0, false
 	}
-	h, ok1 := digits2(b[11:13])
-	mi, ok2 := digits2(b[14:16])
+	return us + t, true
+}
+
+// timeOfDay parses what follows a date at b[i:] (a 'T', 't' or ' '
+// separator, hh:mm[:ss[.frac]], an optional zone) into microseconds from
+// the day's UTC midnight (possibly negative or past a day with a zone).
+func timeOfDay(b []byte, i int) (int64, bool) {
+	n := len(b)
+	if n < i+6 || (b[i] != 'T' && b[i] != 't' && b[i] != ' ') || b[i+3] != ':' {
+		return 0, false
+	}
+	h, ok1 := digits2(b[i+1 : i+3])
+	mi, ok2 := digits2(b[i+4 : i+6])
 	if !ok1 || !ok2 || h > 23 || mi > 59 {
 		return 0, false
 	}
 	sec := 0
-	i := 16
+	i += 6
 	if i < n && b[i] == ':' {
-		if n < 19 {
+		if n < i+3 {
 			return 0, false
 		}
-		s, ok := digits2(b[17:19])
+		s, ok := digits2(b[i+1 : i+3])
 		if !ok || s > 59 {
 			return 0, false
 		}
 		sec = s
-		i = 19
+		i += 3
 	}
-	us += int64(h*3600+mi*60+sec) * 1_000_000
+	us := int64(h*3600+mi*60+sec) * 1_000_000
 	if i < n && (b[i] == '.' || b[i] == ',') {
 		i++
 		start := i
@@ -461,6 +501,7 @@ func fastTimestamp(b []byte) (int64, bool) {
 		}
 		z := b[i+1:]
 		var zh, zm int
+		ok := false
 		switch {
 		case len(z) == 2:
 			zh, ok = digits2(z)
@@ -474,8 +515,6 @@ func fastTimestamp(b []byte) (int64, bool) {
 			if ok {
 				zm, ok = digits2(z[3:5])
 			}
-		default:
-			ok = false
 		}
 		if !ok || zh > 23 || zm > 59 {
 			return 0, false
@@ -483,7 +522,7 @@ func fastTimestamp(b []byte) (int64, bool) {
 		return us - sign*int64(zh*3600+zm*60)*1_000_000, true
 	case ' ':
 		// "2006-01-02 15:04:05 UTC" and similar trailing zone names.
-		if unsafeString(b[i+1:]) == "UTC" || unsafeString(b[i+1:]) == "GMT" {
+		if z := unsafeString(b[i+1:]); z == "UTC" || z == "GMT" {
 			return us, true
 		}
 	}

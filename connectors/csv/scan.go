@@ -2,8 +2,10 @@ package csvconn
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unsafe"
 )
 
@@ -55,6 +57,13 @@ func (s *scanner) recordEnd(data []byte) int {
 // field then extends to the end of the data).
 func (s *scanner) cut(data []byte, maxRecords int, atEOF bool) (end, records int) {
 	if s.quote == 0 || bytes.IndexByte(data, s.quote) < 0 {
+		if n := bytes.Count(data, []byte{'\n'}); n <= maxRecords {
+			end = bytes.LastIndexByte(data, '\n') + 1
+			if atEOF && end < len(data) && n < maxRecords {
+				return len(data), n + 1
+			}
+			return end, n
+		}
 		for records < maxRecords {
 			nl := bytes.IndexByte(data[end:], '\n')
 			if nl < 0 {
@@ -175,4 +184,34 @@ func unsafeBytes(s string) []byte {
 		return nil
 	}
 	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+const (
+	swarLo = 0x0101010101010101
+	swarHi = 0x8080808080808080
+	swarNL = '\n' * swarLo
+)
+
+// nextDelimOrNL returns the index of the first delimiter (repeated in
+// every byte of dm) or newline in data[i:], or len(data). It tests eight
+// bytes at a time: in (x-lo)&^x&hi the lowest set bit marks exactly the
+// first zero byte of x.
+func nextDelimOrNL(data []byte, i int, dm uint64) int {
+	n := len(data)
+	delim := byte(dm)
+	for i+8 <= n {
+		w := binary.LittleEndian.Uint64(data[i:])
+		x, y := w^dm, w^swarNL
+		t := ((x - swarLo) &^ x & swarHi) | ((y - swarLo) &^ y & swarHi)
+		if t != 0 {
+			return i + bits.TrailingZeros64(t)>>3
+		}
+		i += 8
+	}
+	for ; i < n; i++ {
+		if c := data[i]; c == delim || c == '\n' {
+			return i
+		}
+	}
+	return n
 }
