@@ -299,6 +299,7 @@ id = "in"
 function = "stdin.read"
 [stages.config]
 format = "jsonl"
+infer_rows = 100
 [[stages]]
 id = "out"
 function = "csv.write"

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -61,21 +62,34 @@ func newReader(cfg flow.Config, env flow.BuildEnv, in io.Reader) (*reader, error
 }
 
 // Run reads the input to its end. It returns nil at the end of input and
-// when the pipeline drains; a read blocked on the input is not interrupted
-// by ctx.
+// when the pipeline drains. When the input is an *os.File (a terminal or a
+// pipe), reads happen on a helper goroutine so that a read blocked on it
+// does not keep a cancelled run from ending.
 func (r *reader) Run(ctx context.Context, st *flow.Stage) error {
+	in := r.in
+	if f, ok := in.(*os.File); ok {
+		pr, pw := io.Pipe()
+		go func() {
+			_, err := io.Copy(pw, f)
+			pw.CloseWithError(err)
+		}()
+		stop := context.AfterFunc(ctx, func() { pr.CloseWithError(ctx.Err()) })
+		defer stop()
+		defer pr.Close()
+		in = pr
+	}
 	switch r.format {
 	case "csv":
-		return csvconn.ReadStream(ctx, st, r.in, sourceName, r.csv)
+		return csvconn.ReadStream(ctx, st, in, sourceName, r.csv)
 	case "raw":
-		return r.readRaw(ctx, st)
+		return r.readRawFrom(ctx, st, in)
 	}
-	return jsonfile.ReadStream(ctx, st, r.in, sourceName, r.json)
+	return jsonfile.ReadStream(ctx, st, in, sourceName, r.json)
 }
 
 // readRaw emits one row per line (without its line ending).
-func (r *reader) readRaw(ctx context.Context, st *flow.Stage) error {
-	br := bufio.NewReaderSize(r.in, 64<<10)
+func (r *reader) readRawFrom(ctx context.Context, st *flow.Stage, in io.Reader) error {
+	br := bufio.NewReaderSize(in, 64<<10)
 	b := array.NewStringBuilder(st.Alloc)
 	defer b.Release()
 	emit := func() error {

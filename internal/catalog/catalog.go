@@ -3,19 +3,38 @@
 package catalog
 
 import (
+	"os"
+
+	"github.com/conveyor-etl/conveyor/connectors/arrowipc"
+	csvconn "github.com/conveyor-etl/conveyor/connectors/csv"
+	"github.com/conveyor-etl/conveyor/connectors/jsonfile"
+	"github.com/conveyor-etl/conveyor/connectors/parquet"
+	"github.com/conveyor-etl/conveyor/connectors/stdio"
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/operators"
 )
 
-// Registry returns a new registry holding every built-in stage.
+// Registry returns a new registry holding every built-in stage, with the
+// stdio stages bound to the process's stdin and stdout.
 func Registry() *flow.Registry {
-	r := flow.NewRegistry()
-	for _, register := range registrars {
-		register(r)
-	}
-	return r
+	return RegistryWith(stdio.Streams{})
 }
 
-var registrars = []func(*flow.Registry){
-	operators.Register,
+// RegistryWith is Registry with the stdio stages bound to the given streams
+// (zero fields mean the process's own).
+func RegistryWith(s stdio.Streams) *flow.Registry {
+	if s.Stdin == nil {
+		s.Stdin = os.Stdin
+	}
+	if s.Stdout == nil {
+		s.Stdout = os.Stdout
+	}
+	r := flow.NewRegistry()
+	csvconn.Register(r)
+	jsonfile.Register(r)
+	parquet.Register(r)
+	arrowipc.Register(r)
+	stdio.RegisterIO(r, s)
+	operators.Register(r)
+	return r
 }

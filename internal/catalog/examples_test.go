@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/conveyor-etl/conveyor/batch"
+	"github.com/conveyor-etl/conveyor/connectors/stdio"
 	"github.com/conveyor-etl/conveyor/flow"
 )
 
@@ -45,6 +46,16 @@ func runExample(t *testing.T, spec *flow.Spec, i int, ex flow.Example) {
 	if _, err := toml.Decode(ex.Config, &raw); err != nil {
 		t.Fatalf("example %d config is not TOML: %v", i, err)
 	}
+	// The stdio stages read and print the example's Input and Output.
+	var printed *bytes.Buffer
+	switch spec.Name {
+	case "stdin.read":
+		spec = stdio.ReadSpec(strings.NewReader(ex.Input))
+		ex.Input = ""
+	case "stdout.write":
+		printed = &bytes.Buffer{}
+		spec = stdio.WriteSpec(printed)
+	}
 	dir := t.TempDir()
 	for name, content := range ex.Files {
 		p := filepath.Join(dir, name)
@@ -54,7 +65,7 @@ func runExample(t *testing.T, spec *flow.Spec, i int, ex flow.Example) {
 		}
 	}
 	var inputs [][]arrow.RecordBatch
-	if spec.Kind != flow.KindSource {
+	if spec.Kind != flow.KindSource && spec.Name != "stdin.read" {
 		if strings.TrimSpace(ex.Input) == "" {
 			t.Fatalf("a %s example needs Input rows", spec.Kind)
 		}
@@ -66,7 +77,11 @@ func runExample(t *testing.T, spec *flow.Spec, i int, ex flow.Example) {
 		t.Fatalf("run: %v", err)
 	}
 	defer res.Release()
-	if spec.Kind != flow.KindSink || ex.Output != "" {
+	if printed != nil {
+		if printed.String() != ex.Output {
+			t.Errorf("printed:\n%s\nwant:\n%s", printed, ex.Output)
+		}
+	} else if spec.Kind != flow.KindSink || ex.Output != "" {
 		var got []any
 		for _, b := range res.Output {
 			for _, r := range batch.Rows(b) {
@@ -91,17 +106,7 @@ func runExample(t *testing.T, spec *flow.Spec, i int, ex flow.Example) {
 
 func ndjsonBatch(t *testing.T, mem memory.Allocator, text string) arrow.RecordBatch {
 	t.Helper()
-	var rows []map[string]any
-	dec := json.NewDecoder(strings.NewReader(text))
-	dec.UseNumber()
-	for dec.More() {
-		var r map[string]any
-		if err := dec.Decode(&r); err != nil {
-			t.Fatalf("example input: %v", err)
-		}
-		rows = append(rows, r)
-	}
-	b, err := batch.FromRows(mem, batch.InferJSON(rows), rows)
+	b, err := batch.FromNDJSON(mem, text, nil)
 	if err != nil {
 		t.Fatalf("example input: %v", err)
 	}
