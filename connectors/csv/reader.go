@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -407,9 +408,10 @@ type chunk struct {
 
 // result is a parsed chunk, or a read error.
 type result struct {
-	rec     arrow.RecordBatch
-	rejects []flow.Rejection
-	err     error
+	rec      arrow.RecordBatch
+	rejects  []flow.Rejection
+	rejLines []int64 // line of each rejection
+	err      error
 }
 
 func (r *result) release() {
@@ -430,9 +432,17 @@ func (rd *reader) pipe(ctx context.Context, st *flow.Stage, f *feeder, lay *layo
 	free := make(chan []byte, 3*workers+2)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var cur chan *result // the result being awaited, if any
 	defer func() {
 		cancel()
 		wg.Wait()
+		if cur != nil {
+			select {
+			case r := <-cur:
+				r.release()
+			default:
+			}
+		}
 		for res := range order {
 			select {
 			case r := <-res:
@@ -499,6 +509,7 @@ func (rd *reader) pipe(ctx context.Context, st *flow.Stage, f *feeder, lay *layo
 		if !ok {
 			return drained, nil
 		}
+		cur = res
 		var r *result
 		for r == nil {
 			select {
@@ -509,6 +520,7 @@ func (rd *reader) pipe(ctx context.Context, st *flow.Stage, f *feeder, lay *layo
 				return drained, ctx.Err()
 			}
 		}
+		cur = nil
 		if r.err != nil {
 			return drained, r.err
 		}
@@ -610,6 +622,7 @@ type parser struct {
 	nulls   nullTest
 	fields  [][]byte
 	esc     []byte
+	qbuf    []byte
 	tab     fieldTable
 	rowLine []int64 // line of each row of tab
 	rowRaw  [][2]int32
@@ -640,6 +653,7 @@ func (rd *reader) newParser(lay *layout, name string) *parser {
 func (p *parser) close() {}
 
 func (p *parser) reject(res *result, line int64, raw []byte, err error) {
+	res.rejLines = append(res.rejLines, line)
 	res.rejects = append(res.rejects, flow.Rejection{
 		Err: err, Source: p.name + ":" + strconv.FormatInt(line, 10), Raw: string(raw)})
 }
@@ -659,7 +673,22 @@ func (p *parser) parse(c *chunk) *result {
 		p.splitPlain(c, res)
 	}
 	if p.tab.rows > 0 {
+		split := len(res.rejects)
 		res.rec = p.build(c, res)
+		if split > 0 && len(res.rejects) > split {
+			// Malformed records were reported while splitting, bad values
+			// while building: put them back in line order.
+			idx := make([]int, len(res.rejects))
+			for i := range idx {
+				idx[i] = i
+			}
+			sort.SliceStable(idx, func(a, b int) bool { return res.rejLines[idx[a]] < res.rejLines[idx[b]] })
+			out := make([]flow.Rejection, len(idx))
+			for i, k := range idx {
+				out[i] = res.rejects[k]
+			}
+			res.rejects = out
+		}
 	}
 	return res
 }
@@ -724,7 +753,7 @@ func (p *parser) splitQuoted(c *chunk, res *result) {
 	data := c.data
 	line := c.line
 	want := p.tab.stride
-	buf := p.esc[:0]
+	buf := p.qbuf[:0]
 	b := p.tab.b
 	for pos := 0; pos < len(data); {
 		start := line
@@ -761,7 +790,7 @@ func (p *parser) splitQuoted(c *chunk, res *result) {
 	p.tab.b = b
 	p.tab.src = buf
 	p.tab.rows = len(p.rowLine)
-	p.esc = buf[:0]
+	p.qbuf = buf[:0]
 }
 
 // build parses the field table column by column into a batch; rows with a

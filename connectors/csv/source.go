@@ -3,6 +3,8 @@ package csvconn
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/internal/fileio"
@@ -11,6 +13,7 @@ import (
 // source is the csv.read operator.
 type source struct {
 	pattern string
+	base    string // BaseDir, trimmed from file names in messages
 	opts    ReadOptions
 }
 
@@ -22,7 +25,7 @@ func newSource(cfg flow.Config, env flow.BuildEnv) (any, error) {
 	if _, err := fileio.Resolve(opts.Compression, ""); err != nil {
 		return nil, err
 	}
-	return &source{pattern: env.Path(cfg.Str("path")), opts: opts}, nil
+	return &source{pattern: env.Path(cfg.Str("path")), base: env.BaseDir, opts: opts}, nil
 }
 
 // Run reads every file the path names, in order. With several files the
@@ -30,7 +33,7 @@ func newSource(cfg flow.Config, env flow.BuildEnv) (any, error) {
 // unified by column name (types widened; a column a file lacks is null in
 // its rows).
 func (s *source) Run(ctx context.Context, st *flow.Stage) error {
-	return readFiles(ctx, st, s.pattern, s.opts)
+	return readFiles(ctx, st, s.pattern, s.base, s.opts)
 }
 
 func openInput(path string, opts ReadOptions) (*fileio.Reader, error) {
@@ -45,10 +48,14 @@ func openInput(path string, opts ReadOptions) (*fileio.Reader, error) {
 	return r, nil
 }
 
-func readFiles(ctx context.Context, st *flow.Stage, pattern string, opts ReadOptions) error {
+func readFiles(ctx context.Context, st *flow.Stage, pattern, base string, opts ReadOptions) error {
 	files, err := fileio.Expand(pattern)
 	if err != nil {
 		return fmt.Errorf("csv.read: %w", err)
+	}
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = displayName(f, base)
 	}
 	rd, err := newReader(opts, st.Alloc)
 	if err != nil {
@@ -62,19 +69,19 @@ func readFiles(ctx context.Context, st *flow.Stage, pattern string, opts ReadOpt
 		}
 		defer in.Close()
 		f := &feeder{r: in, read: read}
-		pr, err := rd.probe(f, files[0], rd.needInference())
+		pr, err := rd.probe(f, names[0], rd.needInference())
 		if err != nil || pr.names == nil {
 			return err
 		}
-		lays, err := rd.resolve([]*probeResult{pr}, files)
+		lays, err := rd.resolve([]*probeResult{pr}, names)
 		if err != nil {
 			return fmt.Errorf("csv.read: %w", err)
 		}
-		_, err = rd.pipe(ctx, st, f, lays[0], files[0], pr.line)
+		_, err = rd.pipe(ctx, st, f, lays[0], names[0], pr.line)
 		return err
 	}
 	probes := make([]*probeResult, 0, len(files))
-	for _, path := range files {
+	for i, path := range files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -82,14 +89,14 @@ func readFiles(ctx context.Context, st *flow.Stage, pattern string, opts ReadOpt
 		if err != nil {
 			return err
 		}
-		pr, err := rd.probe(&feeder{r: in}, path, rd.needInference())
+		pr, err := rd.probe(&feeder{r: in}, names[i], rd.needInference())
 		in.Close()
 		if err != nil {
 			return err
 		}
 		probes = append(probes, pr)
 	}
-	lays, err := rd.resolve(probes, files)
+	lays, err := rd.resolve(probes, names)
 	if err != nil {
 		return fmt.Errorf("csv.read: %w", err)
 	}
@@ -109,10 +116,10 @@ func readFiles(ctx context.Context, st *flow.Stage, pattern string, opts ReadOpt
 			return err
 		}
 		f := &feeder{r: in, read: read}
-		pr, err := rd.probe(f, path, false)
+		pr, err := rd.probe(f, names[i], false)
 		if err == nil {
 			var drained bool
-			drained, err = rd.pipe(ctx, st, f, lays[i], path, pr.line)
+			drained, err = rd.pipe(ctx, st, f, lays[i], names[i], pr.line)
 			if drained {
 				in.Close()
 				return err
@@ -124,4 +131,16 @@ func readFiles(ctx context.Context, st *flow.Stage, pattern string, opts ReadOpt
 		}
 	}
 	return nil
+}
+
+// displayName is path as the pipeline file names it: relative to base
+// when it lies under it.
+func displayName(path, base string) string {
+	if base == "" {
+		return path
+	}
+	if rel, err := filepath.Rel(base, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
 }

@@ -1,0 +1,445 @@
+package csvconn
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/klauspost/compress/zstd"
+	"go.uber.org/goleak"
+
+	"github.com/conveyor-etl/conveyor/batch"
+	"github.com/conveyor-etl/conveyor/flow"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// tuned returns a csv.read spec whose reader uses the given internal
+// chunk size and worker count.
+func tuned(chunk, workers int) *flow.Spec {
+	s := ReadSpec()
+	s.New = func(cfg flow.Config, env flow.BuildEnv) (any, error) {
+		op, err := newSource(cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		op.(*source).opts.chunkBytes = chunk
+		op.(*source).opts.workers = workers
+		return op, nil
+	}
+	return s
+}
+
+type readResult struct {
+	schema *arrow.Schema
+	rows   []map[string]any
+	errs   []map[string]any
+}
+
+func rowsOf(t *testing.T, bs []arrow.RecordBatch) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, b := range bs {
+		js, err := b.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []map[string]any
+		if err := json.Unmarshal(js, &rows); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rows...)
+	}
+	return out
+}
+
+// read writes files into a scratch dir and runs spec over them.
+func read(t *testing.T, spec *flow.Spec, files map[string][]byte, cfg map[string]any, strategy flow.Strategy) (*readResult, error) {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := flow.RunIsolated(context.Background(), spec, cfg, flow.BuildEnv{Alloc: mem, BaseDir: dir, BatchSize: 1000}, strategy)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Release()
+	out := &readResult{rows: rowsOf(t, res.Output), errs: rowsOf(t, res.Ports[flow.PortErrors])}
+	if len(res.Output) > 0 {
+		out.schema = res.Output[0].Schema()
+		for _, b := range res.Output {
+			if !b.Schema().Equal(out.schema) {
+				t.Fatalf("schema changed between batches: %v vs %v", b.Schema(), out.schema)
+			}
+		}
+	}
+	return out, nil
+}
+
+func typesOf(s *arrow.Schema) string {
+	if s == nil {
+		return ""
+	}
+	var parts []string
+	for _, f := range s.Fields() {
+		parts = append(parts, f.Name+":"+batch.TypeName(f.Type))
+	}
+	return strings.Join(parts, ",")
+}
+
+func gz(s string) []byte {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write([]byte(s))
+	w.Close()
+	return b.Bytes()
+}
+
+func zst(s string) []byte {
+	var b bytes.Buffer
+	w, _ := zstd.NewWriter(&b)
+	w.Write([]byte(s))
+	w.Close()
+	return b.Bytes()
+}
+
+func TestRead(t *testing.T) {
+	cases := []struct {
+		name  string
+		files map[string][]byte
+		cfg   map[string]any
+		types string
+		rows  string // JSON array
+	}{
+		{"infer each type",
+			map[string][]byte{"a.csv": []byte("i,f,b,ts,d,s\n1,1.5,true,2024-01-01T00:00:00.123Z,2024-01-02,x\n-2,3,FALSE,2024-01-01 10:00:00,2024-01-03,7y\n")},
+			nil, "i:int64,f:float64,b:bool,ts:timestamp,d:timestamp,s:string",
+			`[{"i":1,"f":1.5,"b":true,"ts":"2024-01-01T00:00:00.123Z","d":"2024-01-02T00:00:00Z","s":"x"},
+			  {"i":-2,"f":3,"b":false,"ts":"2024-01-01T10:00:00Z","d":"2024-01-03T00:00:00Z","s":"7y"}]`},
+		{"explicit schema",
+			map[string][]byte{"a.csv": []byte("id,d,n\n007,2024-01-02,5\n")},
+			map[string]any{"schema": map[string]any{"id": "string", "d": "date"}}, "id:string,d:date,n:int64",
+			`[{"id":"007","d":"2024-01-02","n":5}]`},
+		{"nulls",
+			map[string][]byte{"a.csv": []byte("a,b,c\n1,NA,\nNA,x,\n3,,\n")},
+			map[string]any{"null_values": []any{"", "NA"}}, "a:int64,b:string,c:string",
+			`[{"a":1,"b":null,"c":null},{"a":null,"b":"x","c":null},{"a":3,"b":null,"c":null}]`},
+		{"quoted fields",
+			map[string][]byte{"a.csv": []byte("a,b\n\"x,y\",\"line1\nline2\"\n\"say \"\"hi\"\"\",\"\"\n")},
+			nil, "a:string,b:string",
+			`[{"a":"x,y","b":"line1\nline2"},{"a":"say \"hi\"","b":null}]`},
+		{"crlf",
+			map[string][]byte{"a.csv": []byte("a,b\r\n1,x\r\n2,\"y\"\r\n")},
+			nil, "a:int64,b:string", `[{"a":1,"b":"x"},{"a":2,"b":"y"}]`},
+		{"header-less",
+			map[string][]byte{"a.csv": []byte("1,x\n2,y")},
+			map[string]any{"has_headers": false}, "column_1:int64,column_2:string",
+			`[{"column_1":1,"column_2":"x"},{"column_1":2,"column_2":"y"}]`},
+		{"header-less named by schema",
+			map[string][]byte{"a.csv": []byte("1;x\n")},
+			map[string]any{"headers": false, "delimiter": ";", "schema": map[string]any{"id": "int", "name": "string"}},
+			"id:int64,name:string", `[{"id":1,"name":"x"}]`},
+		{"skip rows and comments",
+			map[string][]byte{"a.csv": []byte("generated by tool\n\nv\n# a comment, with \"quote\n1\n\n2\n")},
+			map[string]any{"skip_rows": 1, "comment": "#"}, "v:int64", `[{"v":1},{"v":2}]`},
+		{"gzip",
+			map[string][]byte{"a.csv.gz": gz("a\n1\n2\n")},
+			map[string]any{"path": "a.csv.gz"}, "a:int64", `[{"a":1},{"a":2}]`},
+		{"zstd",
+			map[string][]byte{"a.zst": zst("a\n1\n")},
+			map[string]any{"path": "a.zst", "compression": "zstd"}, "a:int64", `[{"a":1}]`},
+		{"glob unifies by name",
+			map[string][]byte{"p1.csv": []byte("a,b\n1,x\n"), "p2.csv": []byte("b,a,c\ny,2.5,true\n")},
+			map[string]any{"path": "p*.csv"}, "a:float64,b:string,c:bool",
+			`[{"a":1,"b":"x","c":null},{"a":2.5,"b":"y","c":true}]`},
+		{"all-null column is string",
+			map[string][]byte{"a.csv": []byte("a,b\n1,\n")},
+			nil, "a:int64,b:string", `[{"a":1,"b":null}]`},
+		{"bom and header only",
+			map[string][]byte{"a.csv": []byte("\xef\xbb\xbfa,b\n")},
+			nil, "", `null`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := map[string]any{"path": "a.csv"}
+			for k, v := range tc.cfg {
+				cfg[k] = v
+			}
+			for _, spec := range []*flow.Spec{ReadSpec(), tuned(7, 3)} {
+				res, err := read(t, spec, tc.files, cfg, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := typesOf(res.schema); got != tc.types {
+					t.Errorf("types = %s, want %s", got, tc.types)
+				}
+				var want []map[string]any
+				if err := json.Unmarshal([]byte(tc.rows), &want); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(res.rows, want) {
+					t.Errorf("rows = %v\nwant %v", res.rows, want)
+				}
+			}
+		})
+	}
+}
+
+func TestBadRows(t *testing.T) {
+	files := map[string][]byte{"a.csv": []byte("id,name\n1,a\n2,b,extra\nabc,c\n4,\"open\n")}
+	cfg := map[string]any{"path": "a.csv", "schema": map[string]any{"id": "int"}}
+	_, err := read(t, ReadSpec(), files, cfg, flow.StrategyStop)
+	if err == nil || !errors.Is(err, flow.ErrRowRejected) || !strings.Contains(err.Error(), "a.csv:3") ||
+		!strings.Contains(err.Error(), "3 fields, want 2") {
+		t.Fatalf("stop: err = %v", err)
+	}
+	for _, spec := range []*flow.Spec{ReadSpec(), tuned(5, 2)} {
+		res, err := read(t, spec, files, cfg, flow.StrategyContinue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(res.rows, []map[string]any{{"id": 1.0, "name": "a"}}) {
+			t.Errorf("rows = %v", res.rows)
+		}
+		var got []string
+		for _, e := range res.errs {
+			got = append(got, fmt.Sprintf("%v|%v|%v", e["source"], e["error"], e["raw"]))
+		}
+		want := []string{
+			"a.csv:3|record has 3 fields, want 2|2,b,extra",
+			`a.csv:4|column "id": value "abc" does not fit type int64|abc,c`,
+			"a.csv:5|field 2: unterminated quoted field|4,\"open",
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("errors =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+func TestInferredTypeMismatchLater(t *testing.T) {
+	files := map[string][]byte{"a.csv": []byte("n\n1\n2\nabc\n4\n")}
+	_, err := read(t, ReadSpec(), files, map[string]any{"path": "a.csv", "infer_rows": 2}, "")
+	if err == nil || !strings.Contains(err.Error(), "a.csv:4") || !strings.Contains(err.Error(), `"abc"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// randomCSV builds a CSV text with quoted fields, embedded delimiters,
+// quotes and newlines, blank lines and comments.
+func randomCSV(r *rand.Rand, rows, cols int) string {
+	var b strings.Builder
+	for j := range cols {
+		if j > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "c%d", j)
+	}
+	b.WriteByte('\n')
+	pieces := []string{"a", "bb", "", "x,y", "say \"hi\"", "l1\nl2", "42", " sp ", "#h", "é"}
+	for range rows {
+		if r.IntN(20) == 0 {
+			b.WriteString("\n")
+		}
+		for j := range cols {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			v := pieces[r.IntN(len(pieces))]
+			if strings.ContainsAny(v, ",\"\n#") || r.IntN(4) == 0 {
+				b.WriteString(`"` + strings.ReplaceAll(v, `"`, `""`) + `"`)
+			} else {
+				b.WriteString(v)
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// TestChunkBoundaries compares tiny chunks on many workers with a
+// reference parse by encoding/csv.
+func TestChunkBoundaries(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for iter := range 6 {
+		text := randomCSV(r, 200+iter*50, 1+iter%4)
+		cr := csv.NewReader(strings.NewReader(text))
+		recs, err := cr.ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []map[string]any
+		for _, rec := range recs[1:] {
+			m := map[string]any{}
+			for j, v := range rec {
+				if v == "" {
+					m[recs[0][j]] = nil
+				} else {
+					m[recs[0][j]] = v
+				}
+			}
+			want = append(want, m)
+		}
+		for _, chunk := range []int{1, 13, 100, 1 << 20} {
+			res, err := read(t, tuned(chunk, 4), map[string][]byte{"a.csv": []byte(text)},
+				map[string]any{"path": "a.csv", "infer_rows": 0, "batch_size": 17}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(res.rows, want) {
+				t.Fatalf("iter %d chunk %d: %d rows, want %d\n%v\n%v", iter, chunk, len(res.rows), len(want), res.rows, want)
+			}
+		}
+	}
+}
+
+// cancelReader serves data forever and cancels ctx after limit bytes.
+type cancelReader struct {
+	head   []byte
+	n      int
+	limit  int
+	cancel context.CancelFunc
+}
+
+func (c *cancelReader) Read(p []byte) (int, error) {
+	if len(c.head) > 0 {
+		n := copy(p, c.head)
+		c.head = c.head[n:]
+		return n, nil
+	}
+	line := "2024-01-01T00:00:00Z,1,2.5,US\n"
+	for i := range p {
+		p[i] = line[(c.n+i)%len(line)]
+	}
+	n := len(p)
+	c.n += n
+	if c.n > c.limit {
+		c.cancel()
+	}
+	return n, nil
+}
+
+type streamOp struct {
+	r    io.Reader
+	opts ReadOptions
+}
+
+func (s streamOp) Run(ctx context.Context, st *flow.Stage) error {
+	return ReadStream(ctx, st, s.r, "stdin", s.opts)
+}
+
+func TestCancelMidStream(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cr := &cancelReader{head: []byte("ts,n,x,c\n"), limit: 4 << 20, cancel: cancel}
+	opts := DefaultReadOptions()
+	opts.BatchSize = 1000
+	opts.chunkBytes = 64 << 10
+	spec := &flow.Spec{Name: "stream", Kind: flow.KindSource, New: func(flow.Config, flow.BuildEnv) (any, error) {
+		return streamOp{r: cr, opts: opts}, nil
+	}}
+	_, err := flow.RunIsolated(ctx, spec, nil, flow.BuildEnv{Alloc: mem}, "")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestReadOptionsFromConfig(t *testing.T) {
+	spec := ReadSpec()
+	cfg, errs := flow.CheckConfig(spec, map[string]any{"path": "x", "delimiter": "\t", "headers": false,
+		"null_values": "NA", "schema": map[string]any{"a": "int"}})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	o, err := ReadOptionsFromConfig(cfg, flow.BuildEnv{BatchSize: 123})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Delimiter != '\t' || o.HasHeader || o.BatchSize != 123 || !reflect.DeepEqual(o.NullValues, []string{"NA"}) ||
+		len(o.Schema) != 1 || o.Quote != '"' || o.InferRows != 10000 {
+		t.Errorf("options = %+v", o)
+	}
+	_, errs = flow.CheckConfig(spec, map[string]any{"path": "x", "delimiter": ";;", "schema": map[string]any{"a": "nope"}})
+	if len(errs) != 2 {
+		t.Errorf("errs = %v", errs)
+	}
+}
+
+func TestExamples(t *testing.T) {
+	for _, spec := range []*flow.Spec{ReadSpec(), WriteSpec()} {
+		for _, ex := range spec.Examples {
+			t.Run(spec.Name+"/"+ex.Title, func(t *testing.T) {
+				var raw map[string]any
+				if _, err := toml.Decode(ex.Config, &raw); err != nil {
+					t.Fatal(err)
+				}
+				mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+				defer mem.AssertSize(t, 0)
+				dir := t.TempDir()
+				for name, content := range ex.Files {
+					os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
+				}
+				var inputs [][]arrow.RecordBatch
+				if ex.Input != "" {
+					var rows []map[string]any
+					dec := json.NewDecoder(strings.NewReader(ex.Input))
+					dec.UseNumber()
+					for dec.More() {
+						var r map[string]any
+						if err := dec.Decode(&r); err != nil {
+							t.Fatal(err)
+						}
+						rows = append(rows, r)
+					}
+					b, err := batch.FromRows(mem, batch.InferJSON(rows), rows)
+					if err != nil {
+						t.Fatal(err)
+					}
+					inputs = append(inputs, []arrow.RecordBatch{b})
+				}
+				res, err := flow.RunIsolated(context.Background(), spec, raw, flow.BuildEnv{Alloc: mem, BaseDir: dir}, "", inputs...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer res.Release()
+				if ex.Output != "" {
+					var want []map[string]any
+					for _, l := range strings.Split(strings.TrimSpace(ex.Output), "\n") {
+						var m map[string]any
+						json.Unmarshal([]byte(l), &m)
+						want = append(want, m)
+					}
+					if got := rowsOf(t, res.Output); !reflect.DeepEqual(got, want) {
+						t.Errorf("got %v\nwant %v", got, want)
+					}
+				}
+				for name, want := range ex.WantFiles {
+					b, err := os.ReadFile(filepath.Join(dir, name))
+					if err != nil || string(b) != want {
+						t.Errorf("%s = %q (%v), want %q", name, b, err, want)
+					}
+				}
+			})
+		}
+	}
+}
