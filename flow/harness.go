@@ -103,7 +103,16 @@ func RunIsolated(ctx context.Context, spec *Spec, raw map[string]any, env BuildE
 		close(ch)
 		st.inputs = append(st.inputs, ch)
 	}
-	if err := runOperator(ctx, st, op); err != nil {
+	err = runOperator(ctx, st, op)
+	// Release inputs the operator left unread (it failed or was cancelled).
+	for _, ch := range st.inputs {
+		for m := range ch {
+			if m.Batch != nil {
+				m.Batch.Release()
+			}
+		}
+	}
+	if err != nil {
 		res.Release()
 		return nil, err
 	}

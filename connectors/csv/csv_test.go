@@ -401,17 +401,7 @@ func TestExamples(t *testing.T) {
 				}
 				var inputs [][]arrow.RecordBatch
 				if ex.Input != "" {
-					var rows []map[string]any
-					dec := json.NewDecoder(strings.NewReader(ex.Input))
-					dec.UseNumber()
-					for dec.More() {
-						var r map[string]any
-						if err := dec.Decode(&r); err != nil {
-							t.Fatal(err)
-						}
-						rows = append(rows, r)
-					}
-					b, err := batch.FromRows(mem, batch.InferJSON(rows), rows)
+					b, err := batch.FromNDJSON(mem, ex.Input, nil)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -103,7 +103,7 @@ newlines are quoted.`,
 			Input: `{"id":1,"country":"US","amount":12.5}
 {"id":2,"country":"Paris, FR","amount":null}
 `,
-			WantFiles: map[string]string{"out/sales.csv": "amount,country,id\n12.5,US,1\n,\"Paris, FR\",2\n"},
+			WantFiles: map[string]string{"out/sales.csv": "id,country,amount\n1,US,12.5\n2,\"Paris, FR\",\n"},
 		}},
 		MaxInputs: 0,
 		Check:     checkConfig,
