@@ -360,3 +360,26 @@ func TestDrainStopsBetweenBatches(t *testing.T) {
 type opFunc func(ctx context.Context, st *flow.Stage) error
 
 func (f opFunc) Run(ctx context.Context, st *flow.Stage) error { return f(ctx, st) }
+
+// A key first seen after the inference sample must not be dropped: the row
+// is rejected whole (stop: the run fails naming path:line; continue: the
+// row reaches the errors port with its text).
+func TestKeyAfterInferenceIsRejectedNotDropped(t *testing.T) {
+	dir := t.TempDir()
+	p := write(t, dir, "late.jsonl", "{\"a\":1}\n{\"a\":2}\n{\"a\":3,\"b\":\"new\"}\n{\"a\":4}\n")
+	_, _, _, err := read(t, map[string]any{"path": p, "infer_rows": 2}, "")
+	if err == nil || !strings.Contains(err.Error(), p+":3") || !strings.Contains(err.Error(), `key "b"`) {
+		t.Fatalf("stop: %v", err)
+	}
+	out, errs, _, err := read(t, map[string]any{"path": p, "infer_rows": 2}, flow.StrategyContinue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "{\"a\":1}\n{\"a\":2}\n{\"a\":4}\n" || len(errs) != 1 || errs[0]["raw"] != `{"a":3,"b":"new"}` {
+		t.Fatalf("out %s errs %v", out, errs)
+	}
+	out, errs, _, err = read(t, map[string]any{"path": p, "infer_rows": 2, "schema": map[string]any{"b": "string"}}, "")
+	if err != nil || len(errs) != 0 || !strings.Contains(out, `"b":"new"`) {
+		t.Fatalf("with schema: %v %s %v", err, out, errs)
+	}
+}

@@ -229,7 +229,6 @@ type pump struct {
 	st      *flow.Stage
 	b       *batch.Builder
 	size    int
-	warned  map[string]bool
 	columns map[string]bool
 }
 
@@ -242,7 +241,7 @@ func newPump(st *flow.Stage, schema *arrow.Schema, size int) (*pump, error) {
 	for _, f := range schema.Fields() {
 		cols[f.Name] = true
 	}
-	return &pump{st: st, b: b, size: size, warned: map[string]bool{}, columns: cols}, nil
+	return &pump{st: st, b: b, size: size, columns: cols}, nil
 }
 
 func (p *pump) release() { p.b.Release() }
@@ -297,19 +296,25 @@ func (p *pump) add(ctx context.Context, name string, rec record) error {
 	if rec.bad != nil {
 		return p.st.Reject(ctx, flow.Rejection{Err: rec.bad, Source: loc, Raw: rec.raw})
 	}
+	for _, k := range rec.keys {
+		if !p.columns[k] {
+			// Dropping the value would lose data silently: the row is
+			// rejected instead, so it stops the run or reaches the
+			// dead-letter output whole.
+			rej := flow.Rejection{Err: fmt.Errorf("key %q is not in the schema inferred from the first records (name it in schema, or raise infer_rows)", k),
+				Source: loc, Raw: rec.raw}
+			if rec.raw == "" {
+				rej.Row = rec.m
+			}
+			return p.st.Reject(ctx, rej)
+		}
+	}
 	if err := p.b.Append(rec.m); err != nil {
 		rej := flow.Rejection{Err: err, Source: loc, Raw: rec.raw}
 		if rec.raw == "" {
 			rej.Row = rec.m
 		}
 		return p.st.Reject(ctx, rej)
-	}
-	for _, k := range rec.keys {
-		if !p.columns[k] && !p.warned[k] {
-			p.warned[k] = true
-			p.st.Logger.Warn("key not in the schema inferred from the first records; its values are dropped (set schema to keep it)",
-				"key", k, "source", loc)
-		}
 	}
 	return nil
 }

@@ -22,7 +22,7 @@ func ReadParams() []flow.Param {
 		{Name: "schema", Type: flow.TypeTable,
 			Doc: "Column name → type (int, float, bool, string, timestamp, date) for the named columns; other columns are inferred."},
 		{Name: "infer_rows", Type: flow.TypeInt, Default: int64(10000), Min: flow.F(1),
-			Doc: "Records sampled (per file) to infer column types. A key first seen after them is dropped with a warning; set schema to keep it."},
+			Doc: "Records sampled (per file) to infer column types. A record with a key first seen after them is rejected (error strategy, dead-letter output); name the key in schema to keep it."},
 		{Name: "batch_size", Type: flow.TypeInt, Min: flow.F(1),
 			Doc: "Rows per emitted batch (default: the pipeline's global batch_size)."},
 	}
