@@ -36,5 +36,5 @@ path = "bench/data/rss_out.csv"
 TOML
   /usr/bin/time -f '%e %M' -o bench/data/time.txt bench/data/conveyor run --log-level error bench/data/rss.toml 2>/dev/null
   read -r secs kb < bench/data/time.txt
-  printf '%-10s %-10s %-10s %-12s\n' "$n" "$(( $(stat -c %s "$f") / 1000000 ))" "$secs" "$(( kb / 1024 ))"
+  printf '%-10s %-10s %-10s %-12s\n' "$n" "$(( $(stat -L -c %s "$f") / 1000000 ))" "$secs" "$(( kb / 1024 ))"
 done
