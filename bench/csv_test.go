@@ -20,15 +20,10 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
-	csvconn "github.com/conveyor-etl/conveyor/connectors/csv"
 	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/internal/catalog"
 )
 
 const benchRows = 1_000_000
@@ -97,73 +92,13 @@ func (discard) Abort()                                   {}
 
 // amountFilter keeps rows with amount > 10 (the filter operator lives
 // elsewhere; this is the same work done by hand on the batch).
-type amountFilter struct{}
-
-func (amountFilter) Transform(ctx context.Context, st *flow.Stage, in arrow.RecordBatch) (arrow.RecordBatch, error) {
-	idx := in.Schema().FieldIndices("amount")[0]
-	col := in.Column(idx).(*array.Float64)
-	mb := array.NewBooleanBuilder(st.Alloc)
-	defer mb.Release()
-	mb.Reserve(col.Len())
-	for i := range col.Len() {
-		mb.UnsafeAppend(col.IsValid(i) && col.Value(i) > 10)
-	}
-	mask := mb.NewBooleanArray()
-	defer mask.Release()
-	ctx = compute.WithAllocator(ctx, st.Alloc)
-	out, err := compute.FilterRecordBatch(ctx, in, mask, compute.DefaultFilterOptions())
-	if err != nil {
-		return nil, fmt.Errorf("filter: %w", err)
-	}
-	return out, nil
-}
-
-// parquetSink writes with pqarrow directly (snappy).
-type parquetSink struct {
-	path string
-	f    *os.File
-	w    *pqarrow.FileWriter
-}
-
-func (p *parquetSink) Write(ctx context.Context, st *flow.Stage, b arrow.RecordBatch) error {
-	if p.w == nil {
-		f, err := os.Create(p.path)
-		if err != nil {
-			return err
-		}
-		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithAllocator(st.Alloc))
-		w, err := pqarrow.NewFileWriter(b.Schema(), f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(st.Alloc)))
-		if err != nil {
-			f.Close()
-			return err
-		}
-		p.f, p.w = f, w
-	}
-	return p.w.WriteBuffered(b)
-}
-func (p *parquetSink) Close(context.Context, *flow.Stage) error {
-	if p.w == nil {
-		return nil
-	}
-	return p.w.Close()
-}
-func (p *parquetSink) Abort() {
-	if p.f != nil {
-		p.f.Close()
-	}
-}
-
 var benchRowsOut int64
 
-func benchRegistry(parquetPath string) *flow.Registry {
-	reg := flow.NewRegistry()
-	csvconn.Register(reg)
+// benchRegistry is every built-in stage plus a sink that discards.
+func benchRegistry() *flow.Registry {
+	reg := catalog.Registry()
 	reg.Register(&flow.Spec{Name: "bench.discard", Kind: flow.KindSink, Summary: "discard",
 		New: func(flow.Config, flow.BuildEnv) (any, error) { return discard{&benchRowsOut}, nil }})
-	reg.Register(&flow.Spec{Name: "bench.filter", Kind: flow.KindTransform, Summary: "amount > 10",
-		New: func(flow.Config, flow.BuildEnv) (any, error) { return amountFilter{}, nil }})
-	reg.Register(&flow.Spec{Name: "bench.parquet", Kind: flow.KindSink, Summary: "pqarrow",
-		New: func(flow.Config, flow.BuildEnv) (any, error) { return &parquetSink{path: parquetPath}, nil }})
 	return reg
 }
 
@@ -227,7 +162,7 @@ id = "out"
 function = "bench.discard"
 inputs = ["read"]
 `, path)
-	reg := benchRegistry("")
+	reg := benchRegistry()
 	b.ReportAllocs()
 	b.ResetTimer()
 	var rows int64
@@ -237,7 +172,7 @@ inputs = ["read"]
 	report(b, rows, size)
 }
 
-// BenchmarkCSVFilterCSV measures csv.read → amount > 10 → csv.write.
+// BenchmarkCSVFilterCSV measures csv.read → filter.apply (amount > 10) → csv.write.
 func BenchmarkCSVFilterCSV(b *testing.B) {
 	dir, path, size := benchInput(b)
 	src := fmt.Sprintf(`[pipeline]
@@ -249,8 +184,12 @@ function = "csv.read"
 path = %q
 [[stages]]
 id = "big"
-function = "bench.filter"
+function = "filter.apply"
 inputs = ["read"]
+[stages.config]
+column = "amount"
+operator = ">"
+value = 10
 [[stages]]
 id = "out"
 function = "csv.write"
@@ -258,7 +197,7 @@ inputs = ["big"]
 [stages.config]
 path = "out.csv"
 `, path)
-	reg := benchRegistry("")
+	reg := benchRegistry()
 	b.ReportAllocs()
 	b.ResetTimer()
 	var rows int64
@@ -268,7 +207,7 @@ path = "out.csv"
 	report(b, rows, size)
 }
 
-// BenchmarkCSVToParquet measures csv.read → Parquet (pqarrow, snappy).
+// BenchmarkCSVToParquet measures csv.read → parquet.write (zstd).
 func BenchmarkCSVToParquet(b *testing.B) {
 	dir, path, size := benchInput(b)
 	src := fmt.Sprintf(`[pipeline]
@@ -280,10 +219,12 @@ function = "csv.read"
 path = %q
 [[stages]]
 id = "out"
-function = "bench.parquet"
+function = "parquet.write"
 inputs = ["read"]
+[stages.config]
+path = "out.parquet"
 `, path)
-	reg := benchRegistry(filepath.Join(dir, "out.parquet"))
+	reg := benchRegistry()
 	b.ReportAllocs()
 	b.ResetTimer()
 	var rows int64
