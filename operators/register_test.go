@@ -1,23 +1,20 @@
 package operators
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/internal/spectest"
 )
 
 // build makes a batch of the given schema from rows of Go values (nil is
@@ -121,109 +118,8 @@ func run(spec *flow.Spec, mem memory.Allocator, cfg map[string]any, batches ...a
 
 // ndjsonBatch infers a schema from NDJSON rows (int64, float64, string,
 // bool; first-seen key order; int widened to float when mixed) and builds
-// one batch.
-func ndjsonBatch(t *testing.T, mem memory.Allocator, text string) arrow.RecordBatch {
-	t.Helper()
-	var names []string
-	types := map[string]arrow.DataType{}
-	var rows []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(text))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		dec := json.NewDecoder(strings.NewReader(line))
-		dec.UseNumber()
-		row := map[string]any{}
-		if err := dec.Decode(&row); err != nil {
-			t.Fatalf("ndjson %q: %v", line, err)
-		}
-		// Key order as written.
-		kd := json.NewDecoder(strings.NewReader(line))
-		kd.Token()
-		for kd.More() {
-			tok, _ := kd.Token()
-			k := tok.(string)
-			var skip json.RawMessage
-			kd.Decode(&skip)
-			if _, ok := types[k]; !ok {
-				names = append(names, k)
-				types[k] = arrow.Null
-			}
-			var dt arrow.DataType
-			switch v := row[k].(type) {
-			case json.Number:
-				dt = arrow.PrimitiveTypes.Int64
-				if strings.ContainsAny(v.String(), ".eE") {
-					dt = arrow.PrimitiveTypes.Float64
-				}
-			case string:
-				dt = arrow.BinaryTypes.String
-			case bool:
-				dt = arrow.FixedWidthTypes.Boolean
-			}
-			switch {
-			case dt == nil:
-			case types[k] == arrow.Null || (types[k].ID() == arrow.INT64 && dt.ID() == arrow.FLOAT64):
-				types[k] = dt
-			}
-		}
-		rows = append(rows, row)
-	}
-	fields := make([]arrow.Field, len(names))
-	for i, n := range names {
-		fields[i] = arrow.Field{Name: n, Type: types[n], Nullable: true}
-	}
-	schema := arrow.NewSchema(fields, nil)
-	var grid [][]any
-	for _, r := range rows {
-		g := make([]any, len(names))
-		for i, n := range names {
-			switch v := r[n].(type) {
-			case json.Number:
-				if types[n].ID() == arrow.INT64 {
-					x, _ := v.Int64()
-					g[i] = int(x)
-				} else {
-					g[i], _ = v.Float64()
-				}
-			default:
-				g[i] = v
-			}
-		}
-		grid = append(grid, g)
-	}
-	return build(t, mem, schema, grid...)
-}
 
 // ndjsonRows decodes NDJSON into rows keyed by name, numbers as float64,
-// with each row's keys in order.
-func ndjsonRows(t *testing.T, text string) (rows []map[string]any, keys [][]string) {
-	t.Helper()
-	sc := bufio.NewScanner(strings.NewReader(text))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		var row map[string]any
-		if err := json.Unmarshal([]byte(line), &row); err != nil {
-			t.Fatal(err)
-		}
-		kd := json.NewDecoder(strings.NewReader(line))
-		kd.Token()
-		var ks []string
-		for kd.More() {
-			tok, _ := kd.Token()
-			ks = append(ks, tok.(string))
-			var skip json.RawMessage
-			kd.Decode(&skip)
-		}
-		rows, keys = append(rows, row), append(keys, ks)
-	}
-	return rows, keys
-}
 
 func TestSpecExamples(t *testing.T) {
 	r := flow.NewRegistry()
@@ -245,51 +141,7 @@ func TestSpecExamples(t *testing.T) {
 				t.Errorf("%s: parameter %s has no Doc", name, p.Name)
 			}
 		}
-		for _, ex := range spec.Examples {
-			t.Run(name+"/"+ex.Title, func(t *testing.T) {
-				mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-				defer mem.AssertSize(t, 0)
-				var cfg map[string]any
-				if _, err := toml.Decode(ex.Config, &cfg); err != nil {
-					t.Fatalf("config: %v", err)
-				}
-				in := ndjsonBatch(t, mem, ex.Input)
-				res, err := run(spec, mem, cfg, in)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer res.Release()
-				var got strings.Builder
-				for _, b := range res.Output {
-					js, err := b.MarshalJSON()
-					if err != nil {
-						t.Fatal(err)
-					}
-					var objs []json.RawMessage
-					if err := json.Unmarshal(js, &objs); err != nil {
-						t.Fatal(err)
-					}
-					for _, o := range objs {
-						got.Write(o)
-						got.WriteByte('\n')
-					}
-				}
-				gotRows, _ := ndjsonRows(t, got.String())
-				wantRows, wantKeys := ndjsonRows(t, ex.Output)
-				if !reflect.DeepEqual(gotRows, wantRows) {
-					t.Fatalf("rows\n got: %v\nwant: %v", gotRows, wantRows)
-				}
-				var names []string
-				if len(res.Output) > 0 {
-					for _, f := range res.Output[0].Schema().Fields() {
-						names = append(names, f.Name)
-					}
-				}
-				if len(wantKeys) > 0 && !reflect.DeepEqual(names, wantKeys[0]) {
-					t.Fatalf("columns %v, want %v", names, wantKeys[0])
-				}
-			})
-		}
+		t.Run(name, func(t *testing.T) { spectest.RunAll(t, spec) })
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/BurntSushi/toml"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/klauspost/compress/zstd"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/conveyor-etl/conveyor/batch"
 	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/internal/spectest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -387,49 +387,6 @@ func TestReadOptionsFromConfig(t *testing.T) {
 
 func TestExamples(t *testing.T) {
 	for _, spec := range []*flow.Spec{ReadSpec(), WriteSpec()} {
-		for _, ex := range spec.Examples {
-			t.Run(spec.Name+"/"+ex.Title, func(t *testing.T) {
-				var raw map[string]any
-				if _, err := toml.Decode(ex.Config, &raw); err != nil {
-					t.Fatal(err)
-				}
-				mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-				defer mem.AssertSize(t, 0)
-				dir := t.TempDir()
-				for name, content := range ex.Files {
-					os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
-				}
-				var inputs [][]arrow.RecordBatch
-				if ex.Input != "" {
-					b, err := batch.FromNDJSON(mem, ex.Input, nil)
-					if err != nil {
-						t.Fatal(err)
-					}
-					inputs = append(inputs, []arrow.RecordBatch{b})
-				}
-				res, err := flow.RunIsolated(context.Background(), spec, raw, flow.BuildEnv{Alloc: mem, BaseDir: dir}, "", inputs...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer res.Release()
-				if ex.Output != "" {
-					var want []map[string]any
-					for _, l := range strings.Split(strings.TrimSpace(ex.Output), "\n") {
-						var m map[string]any
-						json.Unmarshal([]byte(l), &m)
-						want = append(want, m)
-					}
-					if got := rowsOf(t, res.Output); !reflect.DeepEqual(got, want) {
-						t.Errorf("got %v\nwant %v", got, want)
-					}
-				}
-				for name, want := range ex.WantFiles {
-					b, err := os.ReadFile(filepath.Join(dir, name))
-					if err != nil || string(b) != want {
-						t.Errorf("%s = %q (%v), want %q", name, b, err, want)
-					}
-				}
-			})
-		}
+		t.Run(spec.Name, func(t *testing.T) { spectest.RunAll(t, spec) })
 	}
 }

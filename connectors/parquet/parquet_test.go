@@ -14,13 +14,14 @@ import (
 
 	"github.com/conveyor-etl/conveyor/batch"
 	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/internal/spectest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestExamples(t *testing.T) {
-	runExamples(t, ReadSpec())
-	runExamples(t, WriteSpec())
+	spectest.RunAll(t, ReadSpec())
+	spectest.RunAll(t, WriteSpec())
 }
 
 func TestRegister(t *testing.T) {
