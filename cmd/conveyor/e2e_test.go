@@ -235,9 +235,16 @@ pth = "out.json"
 			t.Errorf("missing %q in:\n%s", want, r.stderr)
 		}
 	}
-	ok := conveyor(t, "../..", nil, "validate", "examples/sales.toml")
-	if ok.code != 0 || !strings.Contains(ok.stdout, "is valid") {
-		t.Errorf("valid example: exit %d\n%s%s", ok.code, ok.stdout, ok.stderr)
+	examples, _ := filepath.Glob("../../examples/*.toml")
+	if len(examples) < 3 {
+		t.Fatalf("examples: %v", examples)
+	}
+	for _, ex := range examples {
+		rel, _ := filepath.Rel("../..", ex)
+		ok := conveyor(t, "../..", nil, "validate", rel)
+		if ok.code != 0 || !strings.Contains(ok.stdout, "is valid") {
+			t.Errorf("%s: exit %d\n%s%s", rel, ok.code, ok.stdout, ok.stderr)
+		}
 	}
 }
 
