@@ -5,13 +5,22 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+)
 
-	"github.com/conveyor-etl/conveyor/batch"
+const (
+	// encBufferSize is the write size to the underlying writer.
+	encBufferSize = 1 << 20
+	// encMinChunk is the fewest rows worth handing to a goroutine.
+	encMinChunk = 4096
+	// encMaxKeep caps the capacity a chunk buffer keeps between batches.
+	encMaxKeep = 16 << 20
 )
 
 // Encoder writes record batches as CSV text. It buffers: call Flush at the
@@ -24,12 +33,26 @@ import (
 // ("2024-01-01T00:00:00.123Z"); dates as 2006-01-02; nulls as empty
 // fields; other types as Arrow renders them. A field is quoted when it
 // holds the delimiter, a quote, a newline, or leading or trailing space.
+//
+// # Notes
+//
+// Write formats a large batch in row ranges on up to GOMAXPROCS
+// goroutines, each into its own buffer, and writes the buffers in row
+// order; every goroutine it starts has finished when Write returns. One
+// formatter per column is chosen once per batch, so the row loop does not
+// switch on types.
 type Encoder struct {
 	w       *bufio.Writer
 	delim   byte
 	header  bool
 	started bool
-	line    []byte
+	// quote marks the bytes that force a field to be quoted.
+	quote [256]bool
+	// parts are the per-range output buffers, reused across batches.
+	parts [][]byte
+	// minChunk is the fewest rows handed to a goroutine (encMinChunk;
+	// tests lower it).
+	minChunk int
 }
 
 // NewEncoder returns an Encoder writing to w.
@@ -38,7 +61,11 @@ func NewEncoder(w io.Writer, opts WriteOptions) *Encoder {
 	if opts.Delimiter > 0 && opts.Delimiter < 128 {
 		d = byte(opts.Delimiter)
 	}
-	return &Encoder{w: bufio.NewWriterSize(w, 256<<10), delim: d, header: opts.Header}
+	e := &Encoder{w: bufio.NewWriterSize(w, encBufferSize), delim: d, header: opts.Header, minChunk: encMinChunk}
+	for _, c := range []byte{d, '"', '\n', '\r'} {
+		e.quote[c] = true
+	}
+	return e
 }
 
 // Write appends the rows of b (borrowed: the caller keeps ownership). The
@@ -48,32 +75,51 @@ func (e *Encoder) Write(b arrow.RecordBatch) error {
 	if !e.started {
 		e.started = true
 		if e.header {
-			e.line = e.line[:0]
+			var line []byte
 			for i, f := range b.Schema().Fields() {
 				if i > 0 {
-					e.line = append(e.line, e.delim)
+					line = append(line, e.delim)
 				}
-				e.line = e.appendField(e.line, []byte(f.Name))
+				line = e.appendField(line, []byte(f.Name))
 			}
-			e.line = append(e.line, '\n')
-			if _, err := e.w.Write(e.line); err != nil {
+			line = append(line, '\n')
+			if _, err := e.w.Write(line); err != nil {
 				return fmt.Errorf("writing csv: %w", err)
 			}
 		}
 	}
 	cols := b.Columns()
 	n := int(b.NumRows())
-	for r := 0; r < n; r++ {
-		e.line = e.line[:0]
-		for i, c := range cols {
-			if i > 0 {
-				e.line = append(e.line, e.delim)
-			}
-			e.line = e.appendValue(e.line, c, r)
+	if n == 0 {
+		return nil
+	}
+	k := min(runtime.GOMAXPROCS(0), n/e.minChunk)
+	if k < 1 || !parallelSafe(cols) {
+		k = 1
+	}
+	for len(e.parts) < k {
+		e.parts = append(e.parts, nil)
+	}
+	if k == 1 {
+		e.parts[0] = e.formatRows(e.parts[0][:0], cols, 0, n)
+	} else {
+		var wg sync.WaitGroup
+		for j := 1; j < k; j++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e.parts[j] = e.formatRows(e.parts[j][:0], cols, j*n/k, (j+1)*n/k)
+			}()
 		}
-		e.line = append(e.line, '\n')
-		if _, err := e.w.Write(e.line); err != nil {
+		e.parts[0] = e.formatRows(e.parts[0][:0], cols, 0, n/k)
+		wg.Wait()
+	}
+	for j, p := range e.parts[:k] {
+		if _, err := e.w.Write(p); err != nil {
 			return fmt.Errorf("writing csv: %w", err)
+		}
+		if cap(p) > encMaxKeep {
+			e.parts[j] = nil
 		}
 	}
 	return nil
@@ -87,6 +133,205 @@ func (e *Encoder) Flush() error {
 	return nil
 }
 
+// formatRows appends rows [lo, hi) of cols to dst. It reads only the
+// encoder's immutable settings, so several calls may run at once.
+func (e *Encoder) formatRows(dst []byte, cols []arrow.Array, lo, hi int) []byte {
+	fs := make([]colFormat, len(cols))
+	for i, c := range cols {
+		fs[i] = e.formatter(c)
+	}
+	if len(fs) == 0 {
+		for r := lo; r < hi; r++ {
+			dst = append(dst, '\n')
+		}
+		return dst
+	}
+	first, rest := fs[0], fs[1:]
+	for r := lo; r < hi; r++ {
+		dst = first(dst, r)
+		for _, f := range rest {
+			dst = append(dst, e.delim)
+			dst = f(dst, r)
+		}
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
+// colFormat appends the text of row i of one column (nothing for a null).
+type colFormat func(dst []byte, i int) []byte
+
+// parallelSafe reports whether every column has a typed formatter; the
+// fallback through arrow's ValueStr is kept on one goroutine.
+func parallelSafe(cols []arrow.Array) bool {
+	for _, c := range cols {
+		switch c.(type) {
+		case *array.Int64, *array.Int32, *array.Int16, *array.Int8,
+			*array.Uint64, *array.Uint32, *array.Uint16, *array.Uint8,
+			*array.Float64, *array.Float32, *array.Boolean,
+			*array.String, *array.LargeString, *array.Binary,
+			*array.Timestamp, *array.Date32, *array.Date64:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// formatter returns the formatter of column c. The formatter may keep
+// state (a cache of the last date), so each goroutine gets its own.
+func (e *Encoder) formatter(c arrow.Array) colFormat {
+	switch a := c.(type) {
+	case *array.Int64:
+		return intFormat(a, a.Int64Values())
+	case *array.Int32:
+		return intFormat(a, a.Int32Values())
+	case *array.Int16:
+		return intFormat(a, a.Int16Values())
+	case *array.Int8:
+		return intFormat(a, a.Int8Values())
+	case *array.Uint64:
+		return uintFormat(a, a.Uint64Values())
+	case *array.Uint32:
+		return uintFormat(a, a.Uint32Values())
+	case *array.Uint16:
+		return uintFormat(a, a.Uint16Values())
+	case *array.Uint8:
+		return uintFormat(a, a.Uint8Values())
+	case *array.Float64:
+		vals := a.Float64Values()
+		return func(dst []byte, i int) []byte {
+			if a.IsNull(i) {
+				return dst
+			}
+			return appendFloat(dst, vals[i])
+		}
+	case *array.Float32:
+		vals := a.Float32Values()
+		return func(dst []byte, i int) []byte {
+			if a.IsNull(i) {
+				return dst
+			}
+			return appendFloat(dst, float64(vals[i]))
+		}
+	case *array.Boolean:
+		return func(dst []byte, i int) []byte {
+			if a.IsNull(i) {
+				return dst
+			}
+			if a.Value(i) {
+				return append(dst, "true"...)
+			}
+			return append(dst, "false"...)
+		}
+	case *array.String:
+		offs, data := a.ValueOffsets(), a.ValueBytes()
+		base := offs[0]
+		return func(dst []byte, i int) []byte {
+			if a.IsNull(i) {
+				return dst
+			}
+			return e.appendField(dst, data[offs[i]-base:offs[i+1]-base])
+		}
+	case *array.LargeString:
+		return func(dst []byte, i int) []byte {
+			if a.IsNull(i) {
+				return dst
+			}
+			return e.appendField(dst, unsafeBytes(a.Value(i)))
+		}
+	case *array.Binary:
+		return func(dst []byte, i int) []byte {
+			if a.IsNull(i) {
+				return dst
+			}
+			return e.appendField(dst, a.Value(i))
+		}
+	case *array.Timestamp:
+		return timestampFormat(a)
+	case *array.Date32:
+		vals := a.Date32Values()
+		var dc dayCache
+		return func(dst []byte, i int) []byte {
+			if a.IsNull(i) {
+				return dst
+			}
+			return dc.appendDate(dst, int64(vals[i]))
+		}
+	case *array.Date64:
+		vals := a.Date64Values()
+		var dc dayCache
+		return func(dst []byte, i int) []byte {
+			if a.IsNull(i) {
+				return dst
+			}
+			return dc.appendDate(dst, int64(int32(int64(vals[i])/86_400_000)))
+		}
+	}
+	return func(dst []byte, i int) []byte {
+		if c.IsNull(i) {
+			return dst
+		}
+		return e.appendField(dst, []byte(c.ValueStr(i)))
+	}
+}
+
+func intFormat[T int8 | int16 | int32 | int64](a arrow.Array, vals []T) colFormat {
+	return func(dst []byte, i int) []byte {
+		if a.IsNull(i) {
+			return dst
+		}
+		return strconv.AppendInt(dst, int64(vals[i]), 10)
+	}
+}
+
+func uintFormat[T uint8 | uint16 | uint32 | uint64](a arrow.Array, vals []T) colFormat {
+	return func(dst []byte, i int) []byte {
+		if a.IsNull(i) {
+			return dst
+		}
+		return strconv.AppendUint(dst, uint64(vals[i]), 10)
+	}
+}
+
+func timestampFormat(a *array.Timestamp) colFormat {
+	vals := a.TimestampValues()
+	var dc dayCache
+	switch a.DataType().(*arrow.TimestampType).Unit {
+	case arrow.Second:
+		return func(dst []byte, i int) []byte {
+			if a.IsNull(i) {
+				return dst
+			}
+			return dc.appendTimestamp(dst, int64(vals[i])*1_000_000)
+		}
+	case arrow.Millisecond:
+		return func(dst []byte, i int) []byte {
+			if a.IsNull(i) {
+				return dst
+			}
+			return dc.appendTimestamp(dst, int64(vals[i])*1000)
+		}
+	case arrow.Microsecond:
+		return func(dst []byte, i int) []byte {
+			if a.IsNull(i) {
+				return dst
+			}
+			return dc.appendTimestamp(dst, int64(vals[i]))
+		}
+	}
+	return func(dst []byte, i int) []byte {
+		if a.IsNull(i) {
+			return dst
+		}
+		v := int64(vals[i])
+		if v%1000 == 0 {
+			return dc.appendTimestamp(dst, v/1000)
+		}
+		return time.Unix(0, v).UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000000Z")
+	}
+}
+
 func (e *Encoder) needsQuote(v []byte) bool {
 	if len(v) == 0 {
 		return false
@@ -95,7 +340,7 @@ func (e *Encoder) needsQuote(v []byte) bool {
 		return true
 	}
 	for _, c := range v {
-		if c == e.delim || c == '"' || c == '\n' || c == '\r' {
+		if e.quote[c] {
 			return true
 		}
 	}
@@ -118,61 +363,4 @@ func (e *Encoder) appendField(dst, v []byte) []byte {
 	}
 	dst = append(dst, v...)
 	return append(dst, '"')
-}
-
-func (e *Encoder) appendValue(dst []byte, c arrow.Array, i int) []byte {
-	if c.IsNull(i) {
-		return dst
-	}
-	switch a := c.(type) {
-	case *array.Int64:
-		return strconv.AppendInt(dst, a.Value(i), 10)
-	case *array.Int32:
-		return strconv.AppendInt(dst, int64(a.Value(i)), 10)
-	case *array.Int16:
-		return strconv.AppendInt(dst, int64(a.Value(i)), 10)
-	case *array.Int8:
-		return strconv.AppendInt(dst, int64(a.Value(i)), 10)
-	case *array.Uint64:
-		return strconv.AppendUint(dst, a.Value(i), 10)
-	case *array.Uint32:
-		return strconv.AppendUint(dst, uint64(a.Value(i)), 10)
-	case *array.Uint16:
-		return strconv.AppendUint(dst, uint64(a.Value(i)), 10)
-	case *array.Uint8:
-		return strconv.AppendUint(dst, uint64(a.Value(i)), 10)
-	case *array.Float64:
-		return batch.AppendFloat(dst, a.Value(i))
-	case *array.Float32:
-		return batch.AppendFloat(dst, float64(a.Value(i)))
-	case *array.Boolean:
-		return strconv.AppendBool(dst, a.Value(i))
-	case *array.String:
-		return e.appendField(dst, unsafeBytes(a.Value(i)))
-	case *array.LargeString:
-		return e.appendField(dst, unsafeBytes(a.Value(i)))
-	case *array.Binary:
-		return e.appendField(dst, a.Value(i))
-	case *array.Timestamp:
-		unit := a.DataType().(*arrow.TimestampType).Unit
-		v := int64(a.Value(i))
-		switch unit {
-		case arrow.Second:
-			return batch.AppendTimestamp(dst, v*1_000_000)
-		case arrow.Millisecond:
-			return batch.AppendTimestamp(dst, v*1000)
-		case arrow.Microsecond:
-			return batch.AppendTimestamp(dst, v)
-		default:
-			if v%1000 == 0 {
-				return batch.AppendTimestamp(dst, v/1000)
-			}
-			return time.Unix(0, v).UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000000Z")
-		}
-	case *array.Date32:
-		return batch.AppendDate(dst, int32(a.Value(i)))
-	case *array.Date64:
-		return batch.AppendDate(dst, int32(int64(a.Value(i))/86_400_000))
-	}
-	return e.appendField(dst, []byte(c.ValueStr(i)))
 }
