@@ -2,7 +2,8 @@ package csvconn
 
 import (
 	"math"
-	"strconv"
+	"math/bits"
+	"slices"
 	"time"
 
 	"github.com/conveyor-etl/conveyor/batch"
@@ -20,15 +21,17 @@ const pairs = "00010203040506070809101112131415161718192021222324252627282930313
 // dayCache remembers the text of the last day formatted: the rows of a
 // batch tend to share their date.
 type dayCache struct {
-	ok   bool
-	day  int64
-	text []byte // "2006-01-02T"
+	ok    bool
+	day   int64
+	text  []byte   // "2006-01-02T"
+	fixed [16]byte // text when it is 11 bytes long (years 0 to 9999)
 }
 
 func (c *dayCache) prefix(day int64) []byte {
 	if !c.ok || day != c.day {
 		c.text = time.Unix(day*86400, 0).UTC().AppendFormat(c.text[:0], "2006-01-02T")
 		c.day, c.ok = day, true
+		copy(c.fixed[:], c.text)
 	}
 	return c.text
 }
@@ -47,20 +50,33 @@ func (c *dayCache) appendTimestamp(dst []byte, us int64) []byte {
 		sod += 86400
 		day--
 	}
-	dst = append(dst, c.prefix(day)...)
-	h, m, s := sod/3600, sod/60%60, sod%60
-	dst = append(dst, pairs[2*h], pairs[2*h+1], ':', pairs[2*m], pairs[2*m+1], ':', pairs[2*s], pairs[2*s+1])
-	if frac != 0 {
-		if frac%1000 == 0 {
-			ms := frac / 1000
-			dst = append(dst, '.', byte('0'+ms/100), pairs[2*(ms%100)], pairs[2*(ms%100)+1])
-		} else {
-			hi, lo := frac/10000, frac%10000
-			dst = append(dst, '.', pairs[2*hi], pairs[2*hi+1],
-				pairs[2*(lo/100)], pairs[2*(lo/100)+1], pairs[2*(lo%100)], pairs[2*(lo%100)+1])
-		}
+	p := c.prefix(day)
+	if len(p) != 11 {
+		return batch.AppendTimestamp(dst, us)
 	}
-	return append(dst, 'Z')
+	n := len(dst)
+	dst = slices.Grow(dst, 32)[:n+32]
+	b := dst[n:]
+	*(*[16]byte)(b) = c.fixed
+	h, m, s := sod/3600, sod/60%60, sod%60
+	b[11], b[12], b[13] = pairs[2*h], pairs[2*h+1], ':'
+	b[14], b[15], b[16] = pairs[2*m], pairs[2*m+1], ':'
+	b[17], b[18] = pairs[2*s], pairs[2*s+1]
+	switch {
+	case frac == 0:
+		b[19] = 'Z'
+		return dst[:n+20]
+	case frac%1000 == 0:
+		ms := frac / 1000
+		b[19], b[20] = '.', byte('0'+ms/100)
+		b[21], b[22], b[23] = pairs[2*(ms%100)], pairs[2*(ms%100)+1], 'Z'
+		return dst[:n+24]
+	}
+	hi, mid, lo := frac/10000, frac/100%100, frac%100
+	b[19], b[20], b[21] = '.', pairs[2*hi], pairs[2*hi+1]
+	b[22], b[23] = pairs[2*mid], pairs[2*mid+1]
+	b[24], b[25], b[26] = pairs[2*lo], pairs[2*lo+1], 'Z'
+	return dst[:n+27]
 }
 
 // appendDate is batch.AppendDate.
@@ -94,10 +110,16 @@ func appendScaled(dst []byte, neg bool, m, scale uint64, places int) []byte {
 	if neg {
 		dst = append(dst, '-')
 	}
-	dst = strconv.AppendUint(dst, m/scale, 10)
+	dst = appendUint(dst, m/scale)
 	frac := m % scale
 	if frac == 0 {
 		return dst
+	}
+	if places == 2 {
+		if frac%10 == 0 {
+			return append(dst, '.', byte('0'+frac/10))
+		}
+		return append(dst, '.', pairs[2*frac], pairs[2*frac+1])
 	}
 	for frac%10 == 0 {
 		frac /= 10
@@ -110,4 +132,43 @@ func appendScaled(dst []byte, neg bool, m, scale uint64, places int) []byte {
 	}
 	dst = append(dst, '.')
 	return append(dst, buf[:places]...)
+}
+
+var pow10 = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// appendUint is strconv.AppendUint(dst, u, 10), writing in place.
+func appendUint(dst []byte, u uint64) []byte {
+	if u < 10 {
+		return append(dst, byte('0'+u))
+	}
+	t := bits.Len64(u) * 1233 >> 12
+	if u >= pow10[t] {
+		t++
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, t)[:n+t]
+	b := dst[n:]
+	i := t
+	for u >= 100 {
+		q := u / 100
+		r := u - q*100
+		i -= 2
+		b[i], b[i+1] = pairs[2*r], pairs[2*r+1]
+		u = q
+	}
+	if u >= 10 {
+		b[0], b[1] = pairs[2*u], pairs[2*u+1]
+	} else {
+		b[0] = byte('0' + u)
+	}
+	return dst
+}
+
+// appendInt is strconv.AppendInt(dst, v, 10).
+func appendInt(dst []byte, v int64) []byte {
+	if v < 0 {
+		return appendUint(append(dst, '-'), -uint64(v))
+	}
+	return appendUint(dst, uint64(v))
 }

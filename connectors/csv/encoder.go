@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
 
@@ -181,27 +180,28 @@ func parallelSafe(cols []arrow.Array) bool {
 // formatter returns the formatter of column c. The formatter may keep
 // state (a cache of the last date), so each goroutine gets its own.
 func (e *Encoder) formatter(c arrow.Array) colFormat {
+	nulls := c.NullN() > 0
 	switch a := c.(type) {
 	case *array.Int64:
-		return intFormat(a, a.Int64Values())
+		return intFormat(a, nulls, a.Int64Values())
 	case *array.Int32:
-		return intFormat(a, a.Int32Values())
+		return intFormat(a, nulls, a.Int32Values())
 	case *array.Int16:
-		return intFormat(a, a.Int16Values())
+		return intFormat(a, nulls, a.Int16Values())
 	case *array.Int8:
-		return intFormat(a, a.Int8Values())
+		return intFormat(a, nulls, a.Int8Values())
 	case *array.Uint64:
-		return uintFormat(a, a.Uint64Values())
+		return uintFormat(a, nulls, a.Uint64Values())
 	case *array.Uint32:
-		return uintFormat(a, a.Uint32Values())
+		return uintFormat(a, nulls, a.Uint32Values())
 	case *array.Uint16:
-		return uintFormat(a, a.Uint16Values())
+		return uintFormat(a, nulls, a.Uint16Values())
 	case *array.Uint8:
-		return uintFormat(a, a.Uint8Values())
+		return uintFormat(a, nulls, a.Uint8Values())
 	case *array.Float64:
 		vals := a.Float64Values()
 		return func(dst []byte, i int) []byte {
-			if a.IsNull(i) {
+			if nulls && a.IsNull(i) {
 				return dst
 			}
 			return appendFloat(dst, vals[i])
@@ -209,14 +209,14 @@ func (e *Encoder) formatter(c arrow.Array) colFormat {
 	case *array.Float32:
 		vals := a.Float32Values()
 		return func(dst []byte, i int) []byte {
-			if a.IsNull(i) {
+			if nulls && a.IsNull(i) {
 				return dst
 			}
 			return appendFloat(dst, float64(vals[i]))
 		}
 	case *array.Boolean:
 		return func(dst []byte, i int) []byte {
-			if a.IsNull(i) {
+			if nulls && a.IsNull(i) {
 				return dst
 			}
 			if a.Value(i) {
@@ -228,32 +228,32 @@ func (e *Encoder) formatter(c arrow.Array) colFormat {
 		offs, data := a.ValueOffsets(), a.ValueBytes()
 		base := offs[0]
 		return func(dst []byte, i int) []byte {
-			if a.IsNull(i) {
+			if nulls && a.IsNull(i) {
 				return dst
 			}
 			return e.appendField(dst, data[offs[i]-base:offs[i+1]-base])
 		}
 	case *array.LargeString:
 		return func(dst []byte, i int) []byte {
-			if a.IsNull(i) {
+			if nulls && a.IsNull(i) {
 				return dst
 			}
 			return e.appendField(dst, unsafeBytes(a.Value(i)))
 		}
 	case *array.Binary:
 		return func(dst []byte, i int) []byte {
-			if a.IsNull(i) {
+			if nulls && a.IsNull(i) {
 				return dst
 			}
 			return e.appendField(dst, a.Value(i))
 		}
 	case *array.Timestamp:
-		return timestampFormat(a)
+		return timestampFormat(a, nulls)
 	case *array.Date32:
 		vals := a.Date32Values()
 		var dc dayCache
 		return func(dst []byte, i int) []byte {
-			if a.IsNull(i) {
+			if nulls && a.IsNull(i) {
 				return dst
 			}
 			return dc.appendDate(dst, int64(vals[i]))
@@ -262,7 +262,7 @@ func (e *Encoder) formatter(c arrow.Array) colFormat {
 		vals := a.Date64Values()
 		var dc dayCache
 		return func(dst []byte, i int) []byte {
-			if a.IsNull(i) {
+			if nulls && a.IsNull(i) {
 				return dst
 			}
 			return dc.appendDate(dst, int64(int32(int64(vals[i])/86_400_000)))
@@ -276,52 +276,52 @@ func (e *Encoder) formatter(c arrow.Array) colFormat {
 	}
 }
 
-func intFormat[T int8 | int16 | int32 | int64](a arrow.Array, vals []T) colFormat {
+func intFormat[T int8 | int16 | int32 | int64](a arrow.Array, nulls bool, vals []T) colFormat {
 	return func(dst []byte, i int) []byte {
-		if a.IsNull(i) {
+		if nulls && a.IsNull(i) {
 			return dst
 		}
-		return strconv.AppendInt(dst, int64(vals[i]), 10)
+		return appendInt(dst, int64(vals[i]))
 	}
 }
 
-func uintFormat[T uint8 | uint16 | uint32 | uint64](a arrow.Array, vals []T) colFormat {
+func uintFormat[T uint8 | uint16 | uint32 | uint64](a arrow.Array, nulls bool, vals []T) colFormat {
 	return func(dst []byte, i int) []byte {
-		if a.IsNull(i) {
+		if nulls && a.IsNull(i) {
 			return dst
 		}
-		return strconv.AppendUint(dst, uint64(vals[i]), 10)
+		return appendUint(dst, uint64(vals[i]))
 	}
 }
 
-func timestampFormat(a *array.Timestamp) colFormat {
+func timestampFormat(a *array.Timestamp, nulls bool) colFormat {
 	vals := a.TimestampValues()
 	var dc dayCache
 	switch a.DataType().(*arrow.TimestampType).Unit {
 	case arrow.Second:
 		return func(dst []byte, i int) []byte {
-			if a.IsNull(i) {
+			if nulls && a.IsNull(i) {
 				return dst
 			}
 			return dc.appendTimestamp(dst, int64(vals[i])*1_000_000)
 		}
 	case arrow.Millisecond:
 		return func(dst []byte, i int) []byte {
-			if a.IsNull(i) {
+			if nulls && a.IsNull(i) {
 				return dst
 			}
 			return dc.appendTimestamp(dst, int64(vals[i])*1000)
 		}
 	case arrow.Microsecond:
 		return func(dst []byte, i int) []byte {
-			if a.IsNull(i) {
+			if nulls && a.IsNull(i) {
 				return dst
 			}
 			return dc.appendTimestamp(dst, int64(vals[i]))
 		}
 	}
 	return func(dst []byte, i int) []byte {
-		if a.IsNull(i) {
+		if nulls && a.IsNull(i) {
 			return dst
 		}
 		v := int64(vals[i])

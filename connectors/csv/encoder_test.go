@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -356,6 +357,29 @@ func TestSinkCompressionMatchesReference(t *testing.T) {
 		}
 		if !bytes.Equal(got, wb.Bytes()) {
 			t.Errorf("case %d (%s): output differs %s", i, tc.file, firstDiff(got, wb.Bytes()))
+		}
+	}
+}
+
+func TestAppendIntMatches(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	vals := []int64{0, 1, -1, 9, 10, 99, 100, -100, 999, 1000, math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
+	for range 100_000 {
+		vals = append(vals[:13], r.Int64()>>r.IntN(64))
+		for _, v := range vals {
+			if got, want := appendInt([]byte("x"), v), strconv.AppendInt([]byte("x"), v, 10); !bytes.Equal(got, want) {
+				t.Fatalf("appendInt(%d) = %s, want %s", v, got, want)
+			}
+			if got, want := appendUint(nil, uint64(v)), strconv.AppendUint(nil, uint64(v), 10); !bytes.Equal(got, want) {
+				t.Fatalf("appendUint(%d) = %s, want %s", uint64(v), got, want)
+			}
+		}
+	}
+	for i := range pow10 {
+		for _, u := range []uint64{pow10[i] - 1, pow10[i], pow10[i] + 1, math.MaxUint64} {
+			if got, want := appendUint(nil, u), strconv.AppendUint(nil, u, 10); !bytes.Equal(got, want) {
+				t.Fatalf("appendUint(%d) = %s, want %s", u, got, want)
+			}
 		}
 	}
 }
