@@ -96,21 +96,27 @@ func (e *Encoder) Write(b arrow.RecordBatch) error {
 	if k < 1 || !parallelSafe(cols) {
 		k = 1
 	}
+	// NullN caches a count it computes lazily: call it here, before
+	// other goroutines read the columns.
+	nulls := make([]bool, len(cols))
+	for i, c := range cols {
+		nulls[i] = c.NullN() > 0
+	}
 	for len(e.parts) < k {
 		e.parts = append(e.parts, nil)
 	}
 	if k == 1 {
-		e.parts[0] = e.formatRows(e.parts[0][:0], cols, 0, n)
+		e.parts[0] = e.formatRows(e.parts[0][:0], cols, nulls, 0, n)
 	} else {
 		var wg sync.WaitGroup
 		for j := 1; j < k; j++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				e.parts[j] = e.formatRows(e.parts[j][:0], cols, j*n/k, (j+1)*n/k)
+				e.parts[j] = e.formatRows(e.parts[j][:0], cols, nulls, j*n/k, (j+1)*n/k)
 			}()
 		}
-		e.parts[0] = e.formatRows(e.parts[0][:0], cols, 0, n/k)
+		e.parts[0] = e.formatRows(e.parts[0][:0], cols, nulls, 0, n/k)
 		wg.Wait()
 	}
 	for j, p := range e.parts[:k] {
@@ -132,12 +138,13 @@ func (e *Encoder) Flush() error {
 	return nil
 }
 
-// formatRows appends rows [lo, hi) of cols to dst. It reads only the
-// encoder's immutable settings, so several calls may run at once.
-func (e *Encoder) formatRows(dst []byte, cols []arrow.Array, lo, hi int) []byte {
+// formatRows appends rows [lo, hi) of cols to dst; nulls[i] says whether
+// cols[i] has nulls. It reads only the encoder's immutable settings and
+// the columns' buffers, so several calls may run at once.
+func (e *Encoder) formatRows(dst []byte, cols []arrow.Array, nulls []bool, lo, hi int) []byte {
 	fs := make([]colFormat, len(cols))
 	for i, c := range cols {
-		fs[i] = e.formatter(c)
+		fs[i] = e.formatter(c, nulls[i])
 	}
 	if len(fs) == 0 {
 		for r := lo; r < hi; r++ {
@@ -177,10 +184,10 @@ func parallelSafe(cols []arrow.Array) bool {
 	return true
 }
 
-// formatter returns the formatter of column c. The formatter may keep
-// state (a cache of the last date), so each goroutine gets its own.
-func (e *Encoder) formatter(c arrow.Array) colFormat {
-	nulls := c.NullN() > 0
+// formatter returns the formatter of column c, which has nulls when
+// nulls is set. The formatter may keep state (a cache of the last date),
+// so each goroutine gets its own.
+func (e *Encoder) formatter(c arrow.Array, nulls bool) colFormat {
 	switch a := c.(type) {
 	case *array.Int64:
 		return intFormat(a, nulls, a.Int64Values())
