@@ -66,7 +66,10 @@ func WriteSpec() *flow.Spec {
 			"go to Hive-style sub-folders path/col=value/part-0.parquet (the partition columns are not repeated inside; " +
 			"nulls go to col=" + HiveNull + "; at most " + fmt.Sprint(MaxPartitions) + " partitions per run). " +
 			"Every file is written under a temporary name and renamed when the input ends; a failed run leaves no new file. " +
-			"An input without rows writes no file.",
+			"An input without rows writes no file. Encodings are chosen per column from the first batch: columns " +
+			"are dictionary-encoded, except integer or date columns whose first 8192 values are ascending and mostly " +
+			"distinct, and timestamp columns whose first 8192 values are mostly distinct: those are written without a " +
+			"dictionary, as BYTE_STREAM_SPLIT (Parquet format 2.11; older readers may not read it).",
 		Tags: []string{"file", "parquet"},
 		Params: []flow.Param{
 			{Name: "path", Type: flow.TypeString, Required: true, Doc: "Target file, or root folder with partition_by; parent folders are created."},

@@ -81,12 +81,14 @@ func newWriter(cfg flow.Config, env flow.BuildEnv) (any, error) {
 		partition: cfg.Strings("partition_by"), mem: env.Alloc, parts: map[string]*partFile{}}, nil
 }
 
-func (w *writer) create(path string, schema *arrow.Schema) (*partFile, error) {
+func (w *writer) create(path string, first arrow.RecordBatch) (*partFile, error) {
+	schema := first.Schema()
 	af, err := fileio.Create(path, fileio.None)
 	if err != nil {
 		return nil, fmt.Errorf("parquet.write: %w", err)
 	}
-	props := pq.NewWriterProperties(pq.WithCompression(w.codec), pq.WithMaxRowGroupLength(w.rowGroup), pq.WithAllocator(w.mem))
+	props := pq.NewWriterProperties(append([]pq.WriterProperty{pq.WithCompression(w.codec),
+		pq.WithMaxRowGroupLength(w.rowGroup), pq.WithAllocator(w.mem)}, encodingProps(first)...)...)
 	fw, err := pqarrow.NewFileWriter(schema, af, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(w.mem)))
 	if err != nil {
 		af.Abort()
@@ -111,7 +113,7 @@ func (p *partFile) write(mem memory.Allocator, b arrow.RecordBatch) error {
 func (w *writer) Write(ctx context.Context, st *flow.Stage, b arrow.RecordBatch) error {
 	if len(w.partition) == 0 {
 		if w.single == nil {
-			pf, err := w.create(w.path, b.Schema())
+			pf, err := w.create(w.path, b)
 			if err != nil {
 				return err
 			}
@@ -172,7 +174,7 @@ func (w *writer) writePartitioned(ctx context.Context, b arrow.RecordBatch) erro
 		groups[k] = append(groups[k], int64(i))
 	}
 	for _, k := range order {
-		pf, err := w.partFile(k, data.Schema())
+		pf, err := w.partFile(k, data)
 		if err != nil {
 			return err
 		}
@@ -216,14 +218,14 @@ func (w *writer) writeRows(ctx context.Context, pf *partFile, data arrow.RecordB
 	return pf.write(w.mem, sub)
 }
 
-func (w *writer) partFile(key string, schema *arrow.Schema) (*partFile, error) {
+func (w *writer) partFile(key string, first arrow.RecordBatch) (*partFile, error) {
 	if pf, ok := w.parts[key]; ok {
 		return pf, nil
 	}
 	if len(w.parts) >= MaxPartitions {
 		return nil, fmt.Errorf("parquet.write: more than %d partitions; partition by a column with fewer distinct values", MaxPartitions)
 	}
-	pf, err := w.create(filepath.Join(w.path, filepath.FromSlash(key), "part-0.parquet"), schema)
+	pf, err := w.create(filepath.Join(w.path, filepath.FromSlash(key), "part-0.parquet"), first)
 	if err != nil {
 		return nil, err
 	}
