@@ -52,9 +52,21 @@ type writer struct {
 
 type partFile struct {
 	af     *fileio.AtomicFile
-	fw     *pqarrow.FileWriter
+	fw     fileWriter
 	schema *arrow.Schema
 }
+
+// fileWriter is colWriter for flat schemas, pqWriter for the others.
+type fileWriter interface {
+	write(ctx context.Context, b arrow.RecordBatch) error
+	Close() error
+}
+
+// pqWriter writes any schema one column after the other.
+type pqWriter struct{ fw *pqarrow.FileWriter }
+
+func (p pqWriter) write(_ context.Context, b arrow.RecordBatch) error { return p.fw.WriteBuffered(b) }
+func (p pqWriter) Close() error                                       { return p.fw.Close() }
 
 func parseCodec(s string) (compress.Compression, error) {
 	switch s {
@@ -89,7 +101,15 @@ func (w *writer) create(path string, first arrow.RecordBatch) (*partFile, error)
 	}
 	props := pq.NewWriterProperties(append([]pq.WriterProperty{pq.WithCompression(w.codec),
 		pq.WithMaxRowGroupLength(w.rowGroup), pq.WithAllocator(w.mem)}, encodingProps(first)...)...)
-	fw, err := pqarrow.NewFileWriter(schema, af, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(w.mem)))
+	arrProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(w.mem))
+	var fw fileWriter
+	if isFlat(schema) {
+		fw, err = newColWriter(af, schema, props, arrProps)
+	} else {
+		var pw *pqarrow.FileWriter
+		pw, err = pqarrow.NewFileWriter(schema, af, props, arrProps)
+		fw = pqWriter{pw}
+	}
 	if err != nil {
 		af.Abort()
 		return nil, fmt.Errorf("parquet.write: %s: %w", path, err)
@@ -97,7 +117,7 @@ func (w *writer) create(path string, first arrow.RecordBatch) (*partFile, error)
 	return &partFile{af: af, fw: fw, schema: schema}, nil
 }
 
-func (p *partFile) write(mem memory.Allocator, b arrow.RecordBatch) error {
+func (p *partFile) write(ctx context.Context, mem memory.Allocator, b arrow.RecordBatch) error {
 	if !b.Schema().Equal(p.schema) {
 		pb, err := batch.Project(mem, b, p.schema)
 		if err != nil {
@@ -106,7 +126,7 @@ func (p *partFile) write(mem memory.Allocator, b arrow.RecordBatch) error {
 		defer pb.Release()
 		b = pb
 	}
-	return p.fw.WriteBuffered(b)
+	return p.fw.write(ctx, b)
 }
 
 // Write appends b's rows (b is borrowed).
@@ -119,7 +139,7 @@ func (w *writer) Write(ctx context.Context, st *flow.Stage, b arrow.RecordBatch)
 			}
 			w.single = pf
 		}
-		if err := w.single.write(w.mem, b); err != nil {
+		if err := w.single.write(ctx, w.mem, b); err != nil {
 			return fmt.Errorf("parquet.write: %s: %w", w.path, err)
 		}
 		return nil
@@ -180,7 +200,7 @@ func (w *writer) writePartitioned(ctx context.Context, b arrow.RecordBatch) erro
 		}
 		rows := groups[k]
 		if len(order) == 1 {
-			err = pf.write(w.mem, data)
+			err = pf.write(ctx, w.mem, data)
 		} else {
 			err = w.writeRows(ctx, pf, data, rows)
 		}
@@ -215,7 +235,7 @@ func (w *writer) writeRows(ctx context.Context, pf *partFile, data arrow.RecordB
 	}
 	sub := array.NewRecordBatch(data.Schema(), cols, int64(len(rows)))
 	defer sub.Release()
-	return pf.write(w.mem, sub)
+	return pf.write(ctx, w.mem, sub)
 }
 
 func (w *writer) partFile(key string, first arrow.RecordBatch) (*partFile, error) {
