@@ -2,8 +2,12 @@ package parquet
 
 import (
 	"context"
+	"fmt"
+	pq "github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -194,5 +198,38 @@ func TestEscape(t *testing.T) {
 		if got := escape(in); got != want {
 			t.Errorf("%q: %q want %q", in, got, want)
 		}
+	}
+}
+
+// encoding = "compatible" writes no BYTE_STREAM_SPLIT column; "auto" uses it
+// for an ascending id column. Both read back the same rows.
+func TestEncodingCompatible(t *testing.T) {
+	var rows strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&rows, "{\"id\":%d,\"c\":\"x\"}\n", i)
+	}
+	for _, mode := range []string{"auto", "compatible"} {
+		t.Run(mode, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			p := filepath.Join(t.TempDir(), "x.parquet")
+			writeFile(t, mem, map[string]any{"path": p, "encoding": mode}, rows.String(), 100)
+			rdr, err := file.OpenParquetFile(p, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rdr.Close()
+			cc, err := rdr.MetaData().RowGroup(0).ColumnChunk(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			split := slices.Contains(cc.Encodings(), pq.Encodings.ByteStreamSplit)
+			if split != (mode == "auto") {
+				t.Fatalf("encodings %v", cc.Encodings())
+			}
+			if got, _ := readAll(t, mem, map[string]any{"path": p}); got != rows.String() {
+				t.Fatalf("read back:\n%s", got)
+			}
+		})
 	}
 }

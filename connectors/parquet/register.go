@@ -69,7 +69,8 @@ func WriteSpec() *flow.Spec {
 			"An input without rows writes no file. Encodings are chosen per column from the first batch: columns " +
 			"are dictionary-encoded, except integer or date columns whose first 8192 values are ascending and mostly " +
 			"distinct, and timestamp columns whose first 8192 values are mostly distinct: those are written without a " +
-			"dictionary, as BYTE_STREAM_SPLIT (Parquet format 2.11; older readers may not read it).",
+			"dictionary, as BYTE_STREAM_SPLIT (Parquet format 2.11; older readers such as Spark before parquet-mr 1.14 may " +
+			"not read it: set encoding = \"compatible\" to write only dictionary and plain encodings).",
 		Tags: []string{"file", "parquet"},
 		Params: []flow.Param{
 			{Name: "path", Type: flow.TypeString, Required: true, Doc: "Target file, or root folder with partition_by; parent folders are created."},
@@ -77,6 +78,8 @@ func WriteSpec() *flow.Spec {
 			{Name: "row_group_size", Type: flow.TypeInt, Default: int64(DefaultRowGroupSize), Min: flow.F(1),
 				Doc: "Rows per row group; a row group is buffered in memory before it is written."},
 			{Name: "partition_by", Type: flow.TypeStringOrList, Doc: "Columns whose values choose the Hive-style folder of each row."},
+			{Name: "encoding", Type: flow.TypeString, Default: "auto", Allowed: []string{"auto", "compatible"},
+				Doc: "auto: per-column choice described above (fastest, smaller files); compatible: dictionary and plain encodings only, readable by every Parquet reader."},
 		},
 		Check: func(cfg flow.Config) []*flow.ConfigError {
 			if strings.TrimSpace(cfg.Str("path")) == "" {

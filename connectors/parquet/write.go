@@ -39,11 +39,13 @@ const HiveNull = "__HIVE_DEFAULT_PARTITION__"
 // renamed by Close; Abort removes them all). A file's schema is that of
 // the first batch it receives; later batches are projected onto it.
 type writer struct {
-	path      string
-	codec     compress.Compression
-	rowGroup  int64
-	partition []string
-	mem       memory.Allocator
+	path  string
+	codec compress.Compression
+	// compatible restricts encodings to dictionary and plain.
+	compatible bool
+	rowGroup   int64
+	partition  []string
+	mem        memory.Allocator
 
 	single *partFile
 	parts  map[string]*partFile
@@ -90,7 +92,7 @@ func newWriter(cfg flow.Config, env flow.BuildEnv) (any, error) {
 		rg = DefaultRowGroupSize
 	}
 	return &writer{path: env.Path(cfg.Str("path")), codec: codec, rowGroup: rg,
-		partition: cfg.Strings("partition_by"), mem: env.Alloc, parts: map[string]*partFile{}}, nil
+		partition: cfg.Strings("partition_by"), compatible: cfg.Str("encoding") == "compatible", mem: env.Alloc, parts: map[string]*partFile{}}, nil
 }
 
 func (w *writer) create(path string, first arrow.RecordBatch) (*partFile, error) {
@@ -99,8 +101,11 @@ func (w *writer) create(path string, first arrow.RecordBatch) (*partFile, error)
 	if err != nil {
 		return nil, fmt.Errorf("parquet.write: %w", err)
 	}
-	props := pq.NewWriterProperties(append([]pq.WriterProperty{pq.WithCompression(w.codec),
-		pq.WithMaxRowGroupLength(w.rowGroup), pq.WithAllocator(w.mem)}, encodingProps(first)...)...)
+	wprops := []pq.WriterProperty{pq.WithCompression(w.codec), pq.WithMaxRowGroupLength(w.rowGroup), pq.WithAllocator(w.mem)}
+	if !w.compatible {
+		wprops = append(wprops, encodingProps(first)...)
+	}
+	props := pq.NewWriterProperties(wprops...)
 	arrProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(w.mem))
 	var fw fileWriter
 	if isFlat(schema) {
