@@ -153,6 +153,13 @@ func Create(target string, codec Compression) (*AtomicFile, error) {
 		if err != nil {
 			return nil, err
 		}
+		// CreateTemp makes the file private (0600); a finished output is
+		// an ordinary file, readable like one made by os.Create.
+		if err := f.Chmod(0o644); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, err
+		}
 		a.tmp = f
 		w = f
 	}

@@ -24,6 +24,9 @@ func TestAtomicCommitAndAbort(t *testing.T) {
 			if err := a.Commit(); err != nil {
 				t.Fatal(err)
 			}
+			if st, err := os.Stat(target); err != nil || st.Mode().Perm() != 0o644 {
+				t.Fatalf("committed file mode %v (%v)", st.Mode(), err)
+			}
 			r, err := Open(target, codec)
 			if err != nil {
 				t.Fatal(err)
