@@ -147,21 +147,11 @@ func benchInput(b *testing.B) (dir, path string, size int64) {
 	return dir, path, genEvents(b, path, benchRows)
 }
 
-// BenchmarkCSVRead measures csv.read alone (into a discarding sink).
-func BenchmarkCSVRead(b *testing.B) {
+// benchCSVPipeline runs csv.read over the benchmark input followed by
+// rest (the TOML of the stages after it, reading stage "read").
+func benchCSVPipeline(b *testing.B, rest string) {
 	dir, path, size := benchInput(b)
-	src := fmt.Sprintf(`[pipeline]
-name = "read"
-[[stages]]
-id = "read"
-function = "csv.read"
-[stages.config]
-path = %q
-[[stages]]
-id = "out"
-function = "bench.discard"
-inputs = ["read"]
-`, path)
+	src := fmt.Sprintf("[[stages]]\nid = \"read\"\nfunction = \"csv.read\"\n[stages.config]\npath = %q\n", path) + rest
 	reg := benchRegistry()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -172,16 +162,19 @@ inputs = ["read"]
 	report(b, rows, size)
 }
 
+// BenchmarkCSVRead measures csv.read alone (into a discarding sink).
+func BenchmarkCSVRead(b *testing.B) {
+	benchCSVPipeline(b, `
+[[stages]]
+id = "out"
+function = "bench.discard"
+inputs = ["read"]
+`)
+}
+
 // BenchmarkCSVFilterCSV measures csv.read → filter.apply (amount > 10) → csv.write.
 func BenchmarkCSVFilterCSV(b *testing.B) {
-	dir, path, size := benchInput(b)
-	src := fmt.Sprintf(`[pipeline]
-name = "filter"
-[[stages]]
-id = "read"
-function = "csv.read"
-[stages.config]
-path = %q
+	benchCSVPipeline(b, `
 [[stages]]
 id = "big"
 function = "filter.apply"
@@ -196,40 +189,17 @@ function = "csv.write"
 inputs = ["big"]
 [stages.config]
 path = "out.csv"
-`, path)
-	reg := benchRegistry()
-	b.ReportAllocs()
-	b.ResetTimer()
-	var rows int64
-	for range b.N {
-		rows = runPipeline(b, src, reg, dir)
-	}
-	report(b, rows, size)
+`)
 }
 
 // BenchmarkCSVToParquet measures csv.read → parquet.write (zstd).
 func BenchmarkCSVToParquet(b *testing.B) {
-	dir, path, size := benchInput(b)
-	src := fmt.Sprintf(`[pipeline]
-name = "parquet"
-[[stages]]
-id = "read"
-function = "csv.read"
-[stages.config]
-path = %q
+	benchCSVPipeline(b, `
 [[stages]]
 id = "out"
 function = "parquet.write"
 inputs = ["read"]
 [stages.config]
 path = "out.parquet"
-`, path)
-	reg := benchRegistry()
-	b.ReportAllocs()
-	b.ResetTimer()
-	var rows int64
-	for range b.N {
-		rows = runPipeline(b, src, reg, dir)
-	}
-	report(b, rows, size)
+`)
 }
