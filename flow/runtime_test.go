@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/apache/arrow-go/v18/arrow"
 	"os"
 	"path/filepath"
 	"slices"
@@ -354,5 +355,65 @@ inputs = ["gen"]
 	}
 	if n := r.Report()[0].RowsOut; n != int64(len(collected.rows["out"])) || n >= 100000000 {
 		t.Errorf("emitted %d, collected %d", n, len(collected.rows["out"]))
+	}
+}
+
+// gateSink blocks every Write until gate is closed.
+type gateSink struct{ gate chan struct{} }
+
+func (g gateSink) Write(ctx context.Context, st *Stage, b arrow.RecordBatch) error {
+	select {
+	case <-g.gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+func (gateSink) Close(context.Context, *Stage) error { return nil }
+func (gateSink) Abort()                              {}
+
+// A full channel blocks the producer, and the time it waited is counted.
+func TestBlockedTimeIsCounted(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	gate := make(chan struct{})
+	reg := testRegistry()
+	reg.Register(&Spec{Name: "test.gate", Kind: KindSink, Summary: "blocks",
+		New: func(Config, BuildEnv) (any, error) { return gateSink{gate}, nil }})
+	f := mustParse(t, `
+[global]
+channel_capacity = 1
+[[stages]]
+id = "gen"
+function = "test.gen"
+[stages.config]
+rows = 50
+batch = 10
+[[stages]]
+id = "slow"
+function = "test.gate"
+inputs = ["gen"]
+`)
+	g, err := Validate(f, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := NewRunner(g, Options{Alloc: mem})
+	done := make(chan error)
+	go func() { done <- r.Run(context.Background()) }()
+	// One batch in the sink, one in the channel, the third send waits.
+	for r.Report()[0].BatchesOut < 3 {
+		runtimeGosched()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := r.Report()[0].BatchesOut; n != 3 {
+		t.Fatalf("backpressure did not hold the source: %d batches out", n)
+	}
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if b := r.Report()[0].Blocked; b < 10*time.Millisecond {
+		t.Errorf("blocked time %v", b)
 	}
 }
