@@ -17,10 +17,11 @@ import (
 	"github.com/benbjohnson/clock"
 )
 
-func runPipeline(t *testing.T, src string, opts Options) (*Runner, error) {
+// startPipeline validates src against reg, builds it and starts it on its
+// own goroutine; the returned channel receives Run's result.
+func startPipeline(ctx context.Context, t *testing.T, reg *Registry, src string, opts Options) (*Runner, <-chan error) {
 	t.Helper()
-	f := mustParse(t, src)
-	g, err := Validate(f, testRegistry())
+	g, err := Validate(mustParse(t, src), reg)
 	if err != nil {
 		t.Fatalf("validate: %v", err)
 	}
@@ -28,7 +29,15 @@ func runPipeline(t *testing.T, src string, opts Options) (*Runner, error) {
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	return r, r.Run(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	return r, done
+}
+
+func runPipeline(t *testing.T, src string, opts Options) (*Runner, error) {
+	t.Helper()
+	r, done := startPipeline(context.Background(), t, testRegistry(), src, opts)
+	return r, <-done
 }
 
 func seq(from, to, step int64) []int64 {
@@ -238,7 +247,7 @@ func TestRunRetryOnMockClock(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	mock := clock.NewMock()
-	f := mustParse(t, `
+	r, done := startPipeline(context.Background(), t, testRegistry(), `
 [[stages]]
 id = "gen"
 function = "test.gen"
@@ -258,17 +267,7 @@ inputs = ["dbl"]
 strategy = "retry"
 max_retries = 3
 retry_delay_seconds = 10
-`)
-	g, err := Validate(f, testRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRunner(g, Options{Alloc: mem, Clock: mock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error)
-	go func() { done <- r.Run(context.Background()) }()
+`, Options{Alloc: mem, Clock: mock})
 	// Advance the mock clock until the run ends: 10s then 20s of backoff.
 	for {
 		select {
@@ -294,7 +293,8 @@ func TestRunCancelAbortsSinksWithoutLeaks(t *testing.T) {
 	resetCollected()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	f := mustParse(t, `
+	ctx, cancel := context.WithCancel(context.Background())
+	r, done := startPipeline(ctx, t, testRegistry(), `
 [[stages]]
 id = "gen"
 function = "test.gen"
@@ -305,12 +305,7 @@ block_after = 500
 id = "out"
 function = "test.collect"
 inputs = ["gen"]
-`)
-	g, _ := Validate(f, testRegistry())
-	r, _ := NewRunner(g, Options{Alloc: mem})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- r.Run(ctx) }()
+`, Options{Alloc: mem})
 	for r.Report()[1].RowsIn < 500 {
 		runtimeGosched()
 	}
@@ -328,7 +323,7 @@ func TestDrainStopsSourcesAndCommits(t *testing.T) {
 	resetCollected()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	f := mustParse(t, `
+	r, done := startPipeline(context.Background(), t, testRegistry(), `
 [[stages]]
 id = "gen"
 function = "test.gen"
@@ -338,11 +333,7 @@ rows = 100000000
 id = "out"
 function = "test.collect"
 inputs = ["gen"]
-`)
-	g, _ := Validate(f, testRegistry())
-	r, _ := NewRunner(g, Options{Alloc: mem})
-	done := make(chan error)
-	go func() { done <- r.Run(context.Background()) }()
+`, Options{Alloc: mem})
 	for r.Report()[1].RowsIn < 100 {
 		runtimeGosched()
 	}
@@ -380,7 +371,7 @@ func TestBlockedTimeIsCounted(t *testing.T) {
 	reg := testRegistry()
 	reg.Register(&Spec{Name: "test.gate", Kind: KindSink, Summary: "blocks",
 		New: func(Config, BuildEnv) (any, error) { return gateSink{gate}, nil }})
-	f := mustParse(t, `
+	r, done := startPipeline(context.Background(), t, reg, `
 [global]
 channel_capacity = 1
 [[stages]]
@@ -393,14 +384,7 @@ batch = 10
 id = "slow"
 function = "test.gate"
 inputs = ["gen"]
-`)
-	g, err := Validate(f, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, _ := NewRunner(g, Options{Alloc: mem})
-	done := make(chan error)
-	go func() { done <- r.Run(context.Background()) }()
+`, Options{Alloc: mem})
 	// One batch in the sink, one in the channel, the third send waits.
 	for r.Report()[0].BatchesOut < 3 {
 		runtimeGosched()
