@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/benbjohnson/clock"
 )
@@ -95,7 +96,28 @@ type Spec struct {
 	// must not start goroutines. The result implements Operator,
 	// Transformer (optionally Flusher) or Sink.
 	New func(cfg Config, env BuildEnv) (any, error)
+	// Schema, when set, derives the stage's output schema before any data
+	// flows, so that `conveyor validate` can report an unknown column or a
+	// type error in an expression before the run. inputs holds the schemas
+	// of the stage's inputs in order (empty for a source); it is only
+	// called when every input schema is known. It returns (nil, nil) when
+	// the output schema cannot be known without data. Errors should be (or
+	// wrap) a *ParamError naming the parameter at fault. It must be cheap:
+	// a source may read a file's header and first rows, nothing more.
+	Schema func(cfg Config, env BuildEnv, inputs []*arrow.Schema) (*arrow.Schema, error)
 }
+
+// ParamError is an error about one parameter of a stage, returned by
+// Spec.Schema so that the report names the key (and the file line).
+type ParamError struct {
+	Key string
+	Err error
+}
+
+func (e *ParamError) Error() string { return fmt.Sprintf("%s: %v", e.Key, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *ParamError) Unwrap() error { return e.Err }
 
 // Param returns the named parameter, or nil.
 func (s *Spec) Param(name string) *Param {
