@@ -390,3 +390,30 @@ func TestExamples(t *testing.T) {
 		t.Run(spec.Name, func(t *testing.T) { spectest.RunAll(t, spec) })
 	}
 }
+
+func TestColumnsProjection(t *testing.T) {
+	files := map[string][]byte{
+		"a.csv": []byte("id,ts,country,amount\n1,2024-01-01T00:00:00Z,US,1.5\n2,not-a-time,FR,2\n3,2024-01-02T00:00:00Z,DE,x\n"),
+		"b.csv": []byte("amount,id\n4,4\n"),
+	}
+	res, err := read(t, ReadSpec(), files, map[string]any{"path": "*.csv", "columns": []any{"amount", "id"}, "schema": map[string]any{"amount": "float"}}, flow.StrategyContinue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bad timestamp is in a skipped column: not reported. The bad
+	// amount is projected: rejected.
+	if got := typesOf(res.schema); got != "amount:float64,id:int64" {
+		t.Errorf("schema %s", got)
+	}
+	want := []map[string]any{{"amount": 1.5, "id": 1.0}, {"amount": 2.0, "id": 2.0}, {"amount": 4.0, "id": 4.0}}
+	if !reflect.DeepEqual(res.rows, want) {
+		t.Errorf("rows %v, want %v", res.rows, want)
+	}
+	if len(res.errs) != 1 {
+		t.Errorf("rejections %v, want the bad amount only", res.errs)
+	}
+	_, err = read(t, ReadSpec(), files, map[string]any{"path": "a.csv", "columns": []any{"amout"}}, flow.StrategyStop)
+	if err == nil || !strings.Contains(err.Error(), `did you mean "amount"`) {
+		t.Errorf("unknown column: %v", err)
+	}
+}

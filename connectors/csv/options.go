@@ -38,6 +38,10 @@ type ReadOptions struct {
 	BatchSize int
 	// Compression is used by the file source only: auto, none, gzip, zstd.
 	Compression string
+	// Columns, when not nil, is the projection: only these columns are
+	// parsed and emitted, in this order. Records are still checked for
+	// their number of fields; the other fields are skipped unparsed.
+	Columns []string
 
 	// Internal knobs (tests set them to exercise chunk boundaries).
 	chunkBytes     int // target bytes per chunk (upper bound for sizing)
@@ -99,6 +103,9 @@ func ReadOptionsFromConfig(cfg flow.Config, env flow.BuildEnv) (ReadOptions, err
 	}
 	if cfg.Has("compression") {
 		o.Compression = cfg.Str("compression")
+	}
+	if cfg.Has("columns") {
+		o.Columns = cfg.Strings("columns")
 	}
 	if cfg.Has("schema") {
 		sc, err := batch.SchemaFromTable(cfg.Table("schema"), cfg.SortedKeys("schema"))

@@ -43,7 +43,9 @@ func (rd *reader) newParser(lay *layout, name string) *parser {
 		p.byCol[i] = -1
 	}
 	for j, c := range lay.fieldCol {
-		p.byCol[c] = j
+		if c >= 0 {
+			p.byCol[c] = j
+		}
 	}
 	p.tab.stride = len(lay.fieldCol)
 	p.strBytes = make([]int64, len(lay.fieldCol))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -300,7 +301,7 @@ func headerNames(fields [][]byte) []string {
 // layout maps the records of one input onto the output schema.
 type layout struct {
 	schema   *arrow.Schema
-	fieldCol []int // record field → output column
+	fieldCol []int // record field → output column (-1: not projected)
 	missing  []int // output columns the input lacks (always null)
 }
 
@@ -331,6 +332,27 @@ func (rd *reader) resolve(probes []*probeResult, names []string) ([]*layout, err
 			return nil, fmt.Errorf("schema column %q is not in %s (columns: %s)", f.Name, strings.Join(names, ", "), strings.Join(order, ", "))
 		}
 	}
+	if rd.opts.Columns != nil {
+		proj := make([]string, 0, len(rd.opts.Columns))
+		for _, c := range rd.opts.Columns {
+			if !known[c] {
+				if len(order) == 0 {
+					continue
+				}
+				msg := fmt.Sprintf("columns: %q is not a column of %s", c, strings.Join(names, ", "))
+				if s := flow.Nearest(c, order); s != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", s)
+				} else {
+					msg += " (columns: " + strings.Join(order, ", ") + ")"
+				}
+				return nil, errors.New(msg)
+			}
+			if !slices.Contains(proj, c) {
+				proj = append(proj, c)
+			}
+		}
+		order = proj
+	}
 	fields := make([]arrow.Field, len(order))
 	index := map[string]int{}
 	for i, n := range order {
@@ -350,8 +372,13 @@ func (rd *reader) resolve(probes []*probeResult, names []string) ([]*layout, err
 		l := &layout{schema: schema, fieldCol: make([]int, len(pr.names))}
 		has := make([]bool, len(order))
 		for i, n := range pr.names {
-			l.fieldCol[i] = index[n]
-			has[index[n]] = true
+			c, ok := index[n]
+			if !ok {
+				l.fieldCol[i] = -1
+				continue
+			}
+			l.fieldCol[i] = c
+			has[c] = true
 		}
 		for i, h := range has {
 			if !h {
