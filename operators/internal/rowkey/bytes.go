@@ -1,0 +1,238 @@
+package rowkey
+
+import (
+	"bytes"
+	"hash/maphash"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// bytesCol maps byte strings (string, large_string, binary, large_binary)
+// to column-local ids. Each distinct value is copied once into arena;
+// probing hashes the input bytes in place and compares them with the
+// arena, so it allocates nothing per row.
+type bytesCol struct {
+	typ    arrow.DataType // output type
+	seed   maphash.Seed
+	slots  []bytesSlot
+	mask   uint32
+	used   int
+	arena  []byte
+	offs   []int // id -> start in arena; offs[len] = len(arena)
+	nullID int32
+
+	// prepared dictionary values
+	dOffs32 []int32
+	dOffs64 []int64
+	dData   []byte
+	dict    arrow.Array
+}
+
+type bytesSlot struct {
+	h   uint32 // hash
+	id1 uint32 // id+1; 0 = empty
+}
+
+func newBytesCol(typ arrow.DataType) *bytesCol {
+	return &bytesCol{typ: typ, seed: maphash.MakeSeed(), slots: make([]bytesSlot, minSlots), mask: minSlots - 1, offs: []int{0}, nullID: -1}
+}
+
+func (c *bytesCol) hash(b []byte) uint32 {
+	h := maphash.Bytes(c.seed, b)
+	return uint32(h ^ h>>32)
+}
+
+func (c *bytesCol) value(id uint32) []byte { return c.arena[c.offs[id]:c.offs[id+1]] }
+
+func (c *bytesCol) insertBytes(b []byte) int32 {
+	h := c.hash(b)
+	i := h & c.mask
+	for {
+		s := &c.slots[i]
+		if s.id1 == 0 {
+			id := len(c.offs) - 1
+			c.arena = append(c.arena, b...)
+			c.offs = append(c.offs, len(c.arena))
+			s.h, s.id1 = h, uint32(id+1)
+			c.used++
+			if c.used*4 > len(c.slots)*3 {
+				c.grow()
+			}
+			return int32(id)
+		}
+		if s.h == h && bytes.Equal(c.value(s.id1-1), b) {
+			return int32(s.id1 - 1)
+		}
+		i = (i + 1) & c.mask
+	}
+}
+
+func (c *bytesCol) lookupBytes(b []byte) int32 {
+	h := c.hash(b)
+	i := h & c.mask
+	for {
+		s := &c.slots[i]
+		if s.id1 == 0 {
+			return -1
+		}
+		if s.h == h && bytes.Equal(c.value(s.id1-1), b) {
+			return int32(s.id1 - 1)
+		}
+		i = (i + 1) & c.mask
+	}
+}
+
+func (c *bytesCol) grow() {
+	old := c.slots
+	n := len(old) * 2
+	c.slots = make([]bytesSlot, n)
+	c.mask = uint32(n - 1)
+	for _, s := range old {
+		if s.id1 == 0 {
+			continue
+		}
+		i := s.h & c.mask
+		for c.slots[i].id1 != 0 {
+			i = (i + 1) & c.mask
+		}
+		c.slots[i] = s
+	}
+}
+
+func (c *bytesCol) null() int32 {
+	if c.nullID < 0 {
+		c.nullID = int32(len(c.offs) - 1)
+		c.offs = append(c.offs, len(c.arena))
+	}
+	return c.nullID
+}
+
+// offsets returns a's offsets (absolute, into data) and data buffer.
+func offsets(a arrow.Array) (o32 []int32, o64 []int64, data []byte) {
+	d := a.Data()
+	if b := d.Buffers()[2]; b != nil {
+		data = b.Bytes()
+	}
+	switch a.DataType().ID() {
+	case arrow.LARGE_STRING, arrow.LARGE_BINARY:
+		if d.Len() > 0 {
+			o64 = arrow.GetOffsets[int64](d, 1)
+		}
+	default:
+		if d.Len() > 0 {
+			o32 = arrow.GetOffsets[int32](d, 1)
+		}
+	}
+	return
+}
+
+func bytesLoop[O int32 | int64](c *bytesCol, a arrow.Array, offs []O, data []byte, ids []int32, probe bool) {
+	n := a.Len()
+	ids = ids[:n]
+	if a.NullN() == 0 {
+		if probe {
+			for i := range ids {
+				ids[i] = c.lookupBytes(data[offs[i]:offs[i+1]])
+			}
+		} else {
+			for i := range ids {
+				ids[i] = c.insertBytes(data[offs[i]:offs[i+1]])
+			}
+		}
+		return
+	}
+	bm, off := a.NullBitmapBytes(), a.Data().Offset()
+	for i := range ids {
+		switch {
+		case !bitutil.BitIsSet(bm, off+i):
+			if probe {
+				ids[i] = c.nullID
+			} else {
+				ids[i] = c.null()
+			}
+		case probe:
+			ids[i] = c.lookupBytes(data[offs[i]:offs[i+1]])
+		default:
+			ids[i] = c.insertBytes(data[offs[i]:offs[i+1]])
+		}
+	}
+}
+
+func (c *bytesCol) run(a arrow.Array, ids []int32, probe bool) {
+	o32, o64, data := offsets(a)
+	if o64 != nil {
+		bytesLoop(c, a, o64, data, ids, probe)
+	} else {
+		bytesLoop(c, a, o32, data, ids, probe)
+	}
+}
+
+func (c *bytesCol) insert(a arrow.Array, ids []int32) { c.run(a, ids, false) }
+func (c *bytesCol) lookup(a arrow.Array, ids []int32) { c.run(a, ids, true) }
+
+func (c *bytesCol) prepare(dict arrow.Array) {
+	if dict == nil {
+		c.dOffs32, c.dOffs64, c.dData, c.dict = nil, nil, nil, nil
+		return
+	}
+	c.dOffs32, c.dOffs64, c.dData = offsets(dict)
+	c.dict = dict
+}
+
+func (c *bytesCol) at(j int) []byte {
+	if c.dOffs64 != nil {
+		return c.dData[c.dOffs64[j]:c.dOffs64[j+1]]
+	}
+	return c.dData[c.dOffs32[j]:c.dOffs32[j+1]]
+}
+
+func (c *bytesCol) insertAt(j int) int32 {
+	if c.dict.IsNull(j) {
+		return c.null()
+	}
+	return c.insertBytes(c.at(j))
+}
+
+func (c *bytesCol) lookupAt(j int) int32 {
+	if c.dict.IsNull(j) {
+		return c.nullID
+	}
+	return c.lookupBytes(c.at(j))
+}
+
+func (c *bytesCol) len() int { return len(c.offs) - 1 }
+
+func (c *bytesCol) bytes() int64 {
+	return int64(cap(c.slots))*8 + int64(cap(c.arena)) + int64(cap(c.offs))*8
+}
+
+func (c *bytesCol) take(mem memory.Allocator, ids []int32) arrow.Array {
+	b := array.NewBuilder(mem, c.typ)
+	defer b.Release()
+	var bb *array.BinaryBuilder
+	switch x := b.(type) {
+	case *array.StringBuilder:
+		bb = x.BinaryBuilder
+	case *array.LargeStringBuilder:
+		bb = x.BinaryBuilder
+	case *array.BinaryBuilder:
+		bb = x
+	}
+	bb.Reserve(len(ids))
+	size := 0
+	for _, id := range ids {
+		size += c.offs[id+1] - c.offs[id]
+	}
+	bb.ReserveData(size)
+	for _, id := range ids {
+		if id == c.nullID {
+			bb.AppendNull()
+		} else {
+			bb.Append(c.value(uint32(id)))
+		}
+	}
+	return b.NewArray()
+}
