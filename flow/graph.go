@@ -29,6 +29,8 @@ type Node struct {
 	Strategy Strategy
 	// Line is the line of the stage's [[stages]] header (0 if unknown).
 	Line int
+	// decl is the index of the stage's declaration in the file.
+	decl int
 }
 
 // Graph is a validated pipeline: every stage's function is known, its
@@ -99,7 +101,7 @@ func Validate(f *File, reg *Registry) (*Graph, error) {
 			add(i, d.ID, "id", "duplicate stage id (first used on line %d)", g.byID[d.ID].Line)
 			continue
 		}
-		n := &Node{ID: label, Line: f.lines.stageLine(i, ""), Strategy: f.ErrorHandling.Strategy}
+		n := &Node{ID: label, Line: f.lines.stageLine(i, ""), Strategy: f.ErrorHandling.Strategy, decl: i}
 		if d.ID != "" {
 			g.byID[d.ID] = n
 		}

@@ -72,10 +72,11 @@ func NewRunner(g *Graph, opts Options) (*Runner, error) {
 	}
 	r.dead = openDeadLetter(dlPath, f.Pipeline.Name, opts.Logger)
 	var errs ConfigErrors
+	proj := g.Projection()
 	for _, n := range g.Nodes {
 		logger := opts.Logger.With("stage", n.ID)
 		env := BuildEnv{StageID: n.ID, Alloc: opts.Alloc, Clock: opts.Clock, Logger: logger,
-			BaseDir: opts.BaseDir, BatchSize: f.Global.BatchSize}
+			BaseDir: opts.BaseDir, BatchSize: f.Global.BatchSize, Columns: proj[n.ID]}
 		op, err := n.Spec.New(n.Config, env)
 		if err != nil {
 			errs = append(errs, &ConfigError{File: f.Path, Line: n.Line, Stage: n.ID, Message: err.Error()})

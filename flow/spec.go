@@ -105,6 +105,13 @@ type Spec struct {
 	// wrap) a *ParamError naming the parameter at fault. It must be cheap:
 	// a source may read a file's header and first rows, nothing more.
 	Schema func(cfg Config, env BuildEnv, inputs []*arrow.Schema) (*arrow.Schema, error)
+	// Uses, when set, tells the planner which input columns the stage
+	// reads, given the columns its consumers need from its main output
+	// (needed == nil: every column). It returns nil when the stage needs
+	// every input column. Stages without Uses need every column. The
+	// planner passes the union over a source's consumers to the source as
+	// BuildEnv.Columns (projection pushdown).
+	Uses func(cfg Config, needed []string) []string
 }
 
 // ParamError is an error about one parameter of a stage, returned by
@@ -143,6 +150,11 @@ type BuildEnv struct {
 	BaseDir string
 	// BatchSize is the pipeline's preferred rows per batch.
 	BatchSize int
+	// Columns, for a source, lists the only columns the rest of the
+	// pipeline reads (nil: all of them). A source may skip the others; it
+	// must ignore names it does not have (the stage that uses them reports
+	// the unknown column).
+	Columns []string
 }
 
 // Path resolves a path from the pipeline against BaseDir.

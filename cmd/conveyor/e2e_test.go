@@ -248,6 +248,77 @@ pth = "out.json"
 	}
 }
 
+func TestValidateChecksColumnsAgainstTheData(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.csv"), "id,amount,country\n1,2.5,FR\n")
+	writeFile(t, filepath.Join(dir, "p.toml"), `[pipeline]
+name = "p"
+
+[[stages]]
+id = "load"
+function = "csv.read"
+[stages.config]
+path = "in.csv"
+
+[[stages]]
+id = "big"
+function = "filter.apply"
+inputs = ["load"]
+[stages.config]
+column = "amout"
+operator = ">"
+value = 3
+
+[[stages]]
+id = "w"
+function = "json.write"
+inputs = ["big"]
+[stages.config]
+path = "out.json"
+`)
+	r := conveyor(t, dir, nil, "validate", "p.toml")
+	want := `p.toml:15: stage "big": key "config.column": filter.apply: unknown column "amout" (did you mean "amount"?)`
+	if r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d, want 2 and %q in:\n%s", r.code, want, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.json")); err == nil {
+		t.Error("validate wrote output")
+	}
+	// run checks the same before reading any data.
+	r = conveyor(t, dir, nil, "run", "p.toml")
+	if r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Errorf("run: exit %d, want 2 and %q in:\n%s", r.code, want, r.stderr)
+	}
+	// Fixed, the plan shows the schemas and the projection pushed into
+	// the reader: only the columns the pipeline uses are parsed.
+	writeFile(t, filepath.Join(dir, "p.toml"), `[[stages]]
+id = "load"
+function = "csv.read"
+[stages.config]
+path = "in.csv"
+
+[[stages]]
+id = "pick"
+function = "select.apply"
+inputs = ["load"]
+[stages.config]
+columns = ["amount"]
+
+[[stages]]
+id = "w"
+function = "json.write"
+inputs = ["pick"]
+[stages.config]
+path = "out.json"
+`)
+	r = conveyor(t, dir, nil, "validate", "p.toml")
+	for _, want := range []string{"load reads only the columns the pipeline uses: amount", "load: id int64, amount float64, country string", "pick: amount float64"} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("exit %d, want %q in:\n%s%s", r.code, want, r.stdout, r.stderr)
+		}
+	}
+}
+
 func TestListAndInfo(t *testing.T) {
 	r := conveyor(t, ".", nil, "list", "-t", "sources")
 	if r.code != 0 || !strings.Contains(r.stdout, "csv.read") || strings.Contains(r.stdout, "csv.write") {

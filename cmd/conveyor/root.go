@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/apache/arrow-go/v18/arrow"
 	"io"
 	"log/slog"
 	"strings"
@@ -43,6 +44,17 @@ func loadGraph(path string) (*flow.Graph, error) {
 		return nil, &exitError{exitInvalid, err}
 	}
 	return g, nil
+}
+
+// inferSchemas derives the stages' output schemas before the run (reading
+// only the sources' headers and type samples), so that an unknown column
+// or an expression type error is reported before any data flows.
+func inferSchemas(g *flow.Graph) (map[string]*arrow.Schema, error) {
+	s, err := g.InferSchemas(flow.BuildEnv{BatchSize: g.File.Global.BatchSize})
+	if err != nil {
+		return nil, &exitError{exitInvalid, err}
+	}
+	return s, nil
 }
 
 // newLogger builds the process logger on stderr.

@@ -41,12 +41,16 @@ once, and writers leave no partial file at their targets).`,
 			if err != nil {
 				return &exitError{exitInvalid, err}
 			}
+			schemas, err := inferSchemas(g)
+			if err != nil {
+				return err
+			}
 			runner, err := flow.NewRunner(g, flow.Options{Logger: logger})
 			if err != nil {
 				return &exitError{exitInvalid, err}
 			}
 			if dryRun {
-				printPlan(cmd.OutOrStdout(), g)
+				printPlan(cmd.OutOrStdout(), g, schemas)
 				return nil
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

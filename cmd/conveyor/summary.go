@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/conveyor-etl/conveyor/batch"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -11,7 +13,7 @@ import (
 )
 
 // printPlan prints the stages of a validated pipeline in run order.
-func printPlan(w io.Writer, g *flow.Graph) {
+func printPlan(w io.Writer, g *flow.Graph, schemas map[string]*arrow.Schema) {
 	name := g.File.Pipeline.Name
 	if name == "" {
 		name = g.File.Path
@@ -32,6 +34,29 @@ func printPlan(w io.Writer, g *flow.Graph) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", n.ID, n.Spec.Name, n.Spec.Kind, in, n.Strategy)
 	}
 	tw.Flush()
+	proj := g.Projection()
+	for _, n := range g.Nodes {
+		if cols, ok := proj[n.ID]; ok {
+			fmt.Fprintf(w, "  %s reads only the columns the pipeline uses: %s\n", n.ID, strings.Join(cols, ", "))
+		}
+	}
+	if len(schemas) > 0 {
+		fmt.Fprintln(w, "schemas:")
+		for _, n := range g.Nodes {
+			if s, ok := schemas[n.ID]; ok {
+				fmt.Fprintf(w, "  %s: %s\n", n.ID, schemaText(s))
+			}
+		}
+	}
+}
+
+// schemaText renders a schema on one line: "name type, ...".
+func schemaText(s *arrow.Schema) string {
+	parts := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		parts[i] = f.Name + " " + batch.TypeName(f.Type)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // printSummary prints the end-of-run table: rows in and out per stage,

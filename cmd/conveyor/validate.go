@@ -12,7 +12,8 @@ func newValidateCmd() *cobra.Command {
 		Short: "Check a pipeline file without running it",
 		Long: `Validate checks the pipeline file: known functions, unique ids, inputs that
 name stages, no cycles, sources without inputs, every stage's parameters
-against its spec. Every problem is reported with file, line, stage and key.
+against its spec, and — reading only the sources' headers and type samples —
+every column a stage names and the types of its expressions. Every problem is reported with file, line, stage and key.
 Exit status 2 when the pipeline is invalid.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -20,10 +21,14 @@ Exit status 2 when the pipeline is invalid.`,
 			if err != nil {
 				return err
 			}
+			schemas, err := inferSchemas(g)
+			if err != nil {
+				return err
+			}
 			if _, err := flow.NewRunner(g, flow.Options{}); err != nil {
 				return &exitError{exitInvalid, err}
 			}
-			printPlan(cmd.OutOrStdout(), g)
+			printPlan(cmd.OutOrStdout(), g, schemas)
 			return nil
 		},
 	}

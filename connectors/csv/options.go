@@ -42,6 +42,10 @@ type ReadOptions struct {
 	// parsed and emitted, in this order. Records are still checked for
 	// their number of fields; the other fields are skipped unparsed.
 	Columns []string
+	// ColumnsHint makes Columns a hint from the planner: names the input
+	// lacks are ignored, the file's column order is kept, and at least one
+	// column is read.
+	ColumnsHint bool
 
 	// Internal knobs (tests set them to exercise chunk boundaries).
 	chunkBytes     int // target bytes per chunk (upper bound for sizing)
@@ -106,6 +110,8 @@ func ReadOptionsFromConfig(cfg flow.Config, env flow.BuildEnv) (ReadOptions, err
 	}
 	if cfg.Has("columns") {
 		o.Columns = cfg.Strings("columns")
+	} else if env.Columns != nil {
+		o.Columns, o.ColumnsHint = env.Columns, true
 	}
 	if cfg.Has("schema") {
 		sc, err := batch.SchemaFromTable(cfg.Table("schema"), cfg.SortedKeys("schema"))

@@ -336,7 +336,7 @@ func (rd *reader) resolve(probes []*probeResult, names []string) ([]*layout, err
 		proj := make([]string, 0, len(rd.opts.Columns))
 		for _, c := range rd.opts.Columns {
 			if !known[c] {
-				if len(order) == 0 {
+				if len(order) == 0 || rd.opts.ColumnsHint {
 					continue
 				}
 				msg := fmt.Sprintf("columns: %q is not a column of %s", c, strings.Join(names, ", "))
@@ -350,6 +350,13 @@ func (rd *reader) resolve(probes []*probeResult, names []string) ([]*layout, err
 			if !slices.Contains(proj, c) {
 				proj = append(proj, c)
 			}
+		}
+		if rd.opts.ColumnsHint {
+			// A hint keeps the file's column order.
+			proj = slices.DeleteFunc(slices.Clone(order), func(c string) bool { return !slices.Contains(proj, c) })
+		}
+		if len(proj) == 0 && len(order) > 0 {
+			proj = order[:1] // a row count still needs a column
 		}
 		order = proj
 	}

@@ -78,8 +78,9 @@ errors port or the dead-letter output and reading goes on.`,
 {"amount":3,"id":2}
 `,
 		}},
-		Check: checkConfig,
-		New:   newSource,
+		Check:  checkConfig,
+		New:    newSource,
+		Schema: readSchema,
 	}
 }
 
