@@ -2,7 +2,9 @@ package rowkey
 
 import (
 	"bytes"
+	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -31,9 +33,46 @@ type bytesCol struct {
 	dict    arrow.Array
 }
 
+// bytesSlot is one hash slot. A value of at most 15 bytes is held in the
+// slot itself: w0 holds bytes 0..7, w1 bytes 8..14 and the length in its
+// top byte, so two word compares decide equality. Longer values have
+// w1 = longMark and are compared with the arena.
 type bytesSlot struct {
-	h   uint32 // hash
-	id1 uint32 // id+1; 0 = empty
+	w0, w1 uint64
+	h      uint32 // hash
+	id1    uint32 // id+1; 0 = empty
+}
+
+const longMark = 0xff << 56
+
+// words loads a value of at most 15 bytes into its two slot words. data
+// must extend at least 16 bytes past s (the caller checks).
+func words(data []byte, s, n int) (w0, w1 uint64) {
+	w0 = binary.LittleEndian.Uint64(data[s:])
+	w1 = binary.LittleEndian.Uint64(data[s+8:])
+	w0 &= uint64(1)<<(8*min(n, 8)) - 1
+	w1 &= uint64(1)<<(8*max(n-8, 0)) - 1
+	return w0, w1 | uint64(n)<<56
+}
+
+// wordsSlow is words for values near the end of their buffer.
+func wordsSlow(b []byte) (w0, w1 uint64) {
+	for i, x := range b {
+		if i < 8 {
+			w0 |= uint64(x) << (8 * i)
+		} else {
+			w1 |= uint64(x) << (8 * (i - 8))
+		}
+	}
+	return w0, w1 | uint64(len(b))<<56
+}
+
+func hashWords(w0, w1 uint64) uint32 {
+	h := w0*0x9E3779B97F4A7C15 ^ bits.RotateLeft64(w1*0xC2B2AE3D27D4EB4F, 31)
+	h ^= h >> 32
+	h *= 0x165667B19E3779F9
+	h ^= h >> 29
+	return uint32(h)
 }
 
 func newBytesCol(typ arrow.DataType) *bytesCol {
@@ -47,43 +86,66 @@ func (c *bytesCol) hash(b []byte) uint32 {
 
 func (c *bytesCol) value(id uint32) []byte { return c.arena[c.offs[id]:c.offs[id+1]] }
 
-func (c *bytesCol) insertBytes(b []byte) int32 {
+// get returns the id of data[s:e], inserting it unless probe; -1 when
+// absent and probing.
+func (c *bytesCol) get(data []byte, s, e int, probe bool) int32 {
+	n := e - s
+	if n < 16 {
+		var w0, w1 uint64
+		if s+16 <= len(data) {
+			w0, w1 = words(data, s, n)
+		} else {
+			w0, w1 = wordsSlow(data[s:e])
+		}
+		h := hashWords(w0, w1)
+		i := h & c.mask
+		for {
+			sl := &c.slots[i]
+			if sl.w0 == w0 && sl.w1 == w1 && sl.id1 != 0 {
+				return int32(sl.id1 - 1)
+			}
+			if sl.id1 == 0 {
+				if probe {
+					return -1
+				}
+				return c.add(sl, data[s:e], w0, w1, h)
+			}
+			i = (i + 1) & c.mask
+		}
+	}
+	b := data[s:e]
 	h := c.hash(b)
 	i := h & c.mask
 	for {
-		s := &c.slots[i]
-		if s.id1 == 0 {
-			id := len(c.offs) - 1
-			c.arena = append(c.arena, b...)
-			c.offs = append(c.offs, len(c.arena))
-			s.h, s.id1 = h, uint32(id+1)
-			c.used++
-			if c.used*4 > len(c.slots)*3 {
-				c.grow()
+		sl := &c.slots[i]
+		if sl.id1 == 0 {
+			if probe {
+				return -1
 			}
-			return int32(id)
+			return c.add(sl, b, 0, longMark, h)
 		}
-		if s.h == h && bytes.Equal(c.value(s.id1-1), b) {
-			return int32(s.id1 - 1)
+		if sl.h == h && sl.w1 == longMark && bytes.Equal(c.value(sl.id1-1), b) {
+			return int32(sl.id1 - 1)
 		}
 		i = (i + 1) & c.mask
 	}
 }
 
-func (c *bytesCol) lookupBytes(b []byte) int32 {
-	h := c.hash(b)
-	i := h & c.mask
-	for {
-		s := &c.slots[i]
-		if s.id1 == 0 {
-			return -1
-		}
-		if s.h == h && bytes.Equal(c.value(s.id1-1), b) {
-			return int32(s.id1 - 1)
-		}
-		i = (i + 1) & c.mask
+func (c *bytesCol) add(sl *bytesSlot, b []byte, w0, w1 uint64, h uint32) int32 {
+	id := len(c.offs) - 1
+	c.arena = append(c.arena, b...)
+	c.offs = append(c.offs, len(c.arena))
+	sl.w0, sl.w1, sl.h, sl.id1 = w0, w1, h, uint32(id+1)
+	c.used++
+	if c.used*2 > len(c.slots) && (len(c.slots) < 1<<20 || c.used*4 > len(c.slots)*3) {
+		c.grow()
 	}
+	return int32(id)
 }
+
+func (c *bytesCol) insertBytes(b []byte) int32 { return c.get(b, 0, len(b), false) }
+
+func (c *bytesCol) lookupBytes(b []byte) int32 { return c.get(b, 0, len(b), true) }
 
 func (c *bytesCol) grow() {
 	old := c.slots
@@ -133,14 +195,8 @@ func bytesLoop[O int32 | int64](c *bytesCol, a arrow.Array, offs []O, data []byt
 	n := a.Len()
 	ids = ids[:n]
 	if a.NullN() == 0 {
-		if probe {
-			for i := range ids {
-				ids[i] = c.lookupBytes(data[offs[i]:offs[i+1]])
-			}
-		} else {
-			for i := range ids {
-				ids[i] = c.insertBytes(data[offs[i]:offs[i+1]])
-			}
+		for i := range ids {
+			ids[i] = c.get(data, int(offs[i]), int(offs[i+1]), probe)
 		}
 		return
 	}
@@ -153,10 +209,8 @@ func bytesLoop[O int32 | int64](c *bytesCol, a arrow.Array, offs []O, data []byt
 			} else {
 				ids[i] = c.null()
 			}
-		case probe:
-			ids[i] = c.lookupBytes(data[offs[i]:offs[i+1]])
 		default:
-			ids[i] = c.insertBytes(data[offs[i]:offs[i+1]])
+			ids[i] = c.get(data, int(offs[i]), int(offs[i+1]), probe)
 		}
 	}
 }
@@ -206,7 +260,7 @@ func (c *bytesCol) lookupAt(j int) int32 {
 func (c *bytesCol) len() int { return len(c.offs) - 1 }
 
 func (c *bytesCol) bytes() int64 {
-	return int64(cap(c.slots))*8 + int64(cap(c.arena)) + int64(cap(c.offs))*8
+	return int64(cap(c.slots))*24 + int64(cap(c.arena)) + int64(cap(c.offs))*8
 }
 
 func (c *bytesCol) take(mem memory.Allocator, ids []int32) arrow.Array {

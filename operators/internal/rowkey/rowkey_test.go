@@ -61,7 +61,7 @@ func rowRef(cols []arrow.Array, i int) string {
 	return sb.String()
 }
 
-var words = []string{"", "a", "b", "FR", "US", "日本", "naïve", "emoji 🎉", "a\x00b", "long string value that is not short at all"}
+var testWords = []string{"", "a", "b", "FR", "US", "日本", "naïve", "emoji 🎉", "a\x00b", "long string value that is not short at all"}
 
 // genColumn builds a random column of the given kind with about card
 // distinct values and some nulls.
@@ -164,7 +164,7 @@ func genColumn(mem memory.Allocator, r *rand.Rand, kind string, n, card int) arr
 				b.AppendNull()
 			} else {
 				w := r.IntN(card)
-				b.Append(words[w%len(words)] + fmt.Sprint(w/len(words)))
+				b.Append(testWords[w%len(testWords)] + fmt.Sprint(w/len(testWords)))
 			}
 		}
 		return b.NewArray()
@@ -199,7 +199,7 @@ func genColumn(mem memory.Allocator, r *rand.Rand, kind string, n, card int) arr
 				b.AppendNull()
 			} else {
 				w := r.IntN(card)
-				_ = b.AppendString(words[w%len(words)] + fmt.Sprint(w/len(words)))
+				_ = b.AppendString(testWords[w%len(testWords)] + fmt.Sprint(w/len(testWords)))
 			}
 		}
 		return b.NewArray()

@@ -87,6 +87,7 @@ type Table struct {
 	types []arrow.DataType // output types
 	cols  []column
 	pairs []u64Table // len(cols)-1 tables combining local ids
+	dense []denseCache // one per pair table
 	local [][]int32  // scratch per column (multi-column keys)
 	memo  []int32    // scratch: dictionary index -> local id
 }
@@ -119,6 +120,7 @@ func New(mem memory.Allocator, keyTypes []arrow.DataType) (*Table, error) {
 			t.pairs[i].init()
 		}
 		t.local = make([][]int32, len(t.cols))
+		t.dense = make([]denseCache, len(t.pairs))
 	}
 	return t, nil
 }
@@ -201,6 +203,10 @@ func (t *Table) run(cols []arrow.Array, ids []int32, probe bool) error {
 		loc := t.local[c]
 		t.column(c, cols[c], loc, probe)
 		p := &t.pairs[c-1]
+		if dc := &t.dense[c-1]; dc.fit(len(t.pairs[max(c-2, 0)].keys), t.cols[max(c-1, 0)].len(), t.cols[c].len(), c == 1) {
+			dc.combine(p, ids, loc, probe)
+			continue
+		}
 		if probe {
 			for i, l := range loc {
 				if ids[i] < 0 || l < 0 {
@@ -334,10 +340,100 @@ func (t *Table) Bytes() int64 {
 	for _, l := range t.local {
 		n += int64(cap(l)) * 4
 	}
+	for _, d := range t.dense {
+		n += int64(cap(d.cell)) * 4
+	}
 	return n + int64(cap(t.memo))*4
 }
 
 // Release drops the table's memory; the table must not be used after.
 func (t *Table) Release() {
-	t.cols, t.pairs, t.local, t.memo = nil, nil, nil, nil
+	t.cols, t.pairs, t.local, t.memo, t.dense = nil, nil, nil, nil, nil
+}
+
+// denseCache sits in front of a pair table when both sides' ids are small:
+// cell[left<<rb | right] holds the pair id + 1 (0: not cached yet), so a
+// row costs one array load instead of a hash probe. The pair table stays
+// the source of truth (it assigns the ids); rows whose ids exceed the
+// cache's bounds go to it directly.
+type denseCache struct {
+	lb, rb uint
+	cell   []int32
+}
+
+const denseMaxBits = 16
+
+func bitLen(n int) uint {
+	b := uint(4)
+	for 1<<b < n {
+		b++
+	}
+	return b
+}
+
+// fit sizes the cache for the current id ranges (left ids come from the
+// first column when first, else from the previous pair table) and reports
+// whether it is usable.
+func (d *denseCache) fit(prevPairs, firstCol, right int, first bool) bool {
+	left := prevPairs
+	if first {
+		left = firstCol
+	}
+	lb, rb := bitLen(left+left/2), bitLen(right+right/2)
+	if lb+rb > denseMaxBits {
+		d.cell = nil
+		return false
+	}
+	if lb != d.lb || rb != d.rb || d.cell == nil {
+		if lb < d.lb {
+			lb = d.lb
+		}
+		if rb < d.rb {
+			rb = d.rb
+		}
+		if lb+rb > denseMaxBits {
+			d.cell = nil
+			return false
+		}
+		d.lb, d.rb = lb, rb
+		d.cell = make([]int32, 1<<(lb+rb))
+	}
+	return true
+}
+
+func (d *denseCache) combine(p *u64Table, ids, loc []int32, probe bool) {
+	lmax, rmax := uint32(1)<<d.lb, uint32(1)<<d.rb
+	cell := d.cell
+	for i, r := range loc {
+		l := ids[i]
+		if uint32(l) < lmax && uint32(r) < rmax {
+			j := uint32(l)<<d.rb | uint32(r)
+			if v := cell[j]; v != 0 {
+				ids[i] = v - 1
+				continue
+			}
+			var id int32
+			if probe {
+				id = p.lookup(uint64(uint32(l))<<32 | uint64(uint32(r)))
+				if id < 0 {
+					ids[i] = -1
+					continue
+				}
+			} else {
+				id = p.insert(uint64(uint32(l))<<32 | uint64(uint32(r)))
+			}
+			cell[j] = id + 1
+			ids[i] = id
+			continue
+		}
+		if l < 0 || r < 0 {
+			ids[i] = -1
+			continue
+		}
+		if probe {
+			ids[i] = p.lookup(uint64(uint32(l))<<32 | uint64(uint32(r)))
+		} else {
+			ids[i] = p.insert(uint64(uint32(l))<<32 | uint64(uint32(r)))
+		}
+	}
 }

@@ -23,10 +23,13 @@ func (t *u64Table) init() {
 	t.mask = minSlots - 1
 }
 
-// mix64 is a 64-bit finalizer (from MurmurHash3's fmix64, one round).
+// mix64 is MurmurHash3's 64-bit finalizer (full avalanche, so the low
+// bits used as the slot index depend on every bit of k).
 func mix64(k uint64) uint64 {
 	k ^= k >> 33
 	k *= 0xff51afd7ed558ccd
+	k ^= k >> 33
+	k *= 0xc4ceb9fe1a85ec53
 	k ^= k >> 33
 	return k
 }
@@ -41,7 +44,7 @@ func (t *u64Table) insert(k uint64) int32 {
 			t.keys = append(t.keys, k)
 			s.key, s.id1 = k, uint32(id+1)
 			t.used++
-			if t.used*4 > len(t.slots)*3 {
+			if t.used*2 > len(t.slots) && (len(t.slots) < 1<<20 || t.used*4 > len(t.slots)*3) {
 				t.grow()
 			}
 			return int32(id)
