@@ -86,10 +86,10 @@ type column interface {
 type Table struct {
 	types []arrow.DataType // output types
 	cols  []column
-	pairs []u64Table // len(cols)-1 tables combining local ids
+	pairs []u64Table   // len(cols)-1 tables combining local ids
 	dense []denseCache // one per pair table
-	local [][]int32  // scratch per column (multi-column keys)
-	memo  []int32    // scratch: dictionary index -> local id
+	local [][]int32    // scratch per column (multi-column keys)
+	memo  []int32      // scratch: dictionary index -> local id
 }
 
 // New returns an empty table for keys of the given column types (at least
