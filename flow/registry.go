@@ -34,7 +34,10 @@ func (r *Registry) Register(s *Spec) {
 	if _, dup := r.specs[s.Name]; dup {
 		panic(fmt.Sprintf("flow: stage %q registered twice", s.Name))
 	}
-	if s.Kind != KindSource && s.MinInputs == 0 {
+	switch {
+	case s.MinInputs < 0:
+		s.MinInputs = 0 // a transform that may also run without inputs
+	case s.Kind != KindSource && s.MinInputs == 0:
 		s.MinInputs = 1
 	}
 	for _, c := range CommonParams {

@@ -84,7 +84,8 @@ type Spec struct {
 	// Ports lists side outputs besides "errors" (e.g. "late").
 	Ports []string
 	// MaxInputs bounds the number of inputs of a transform or sink
-	// (0: no bound). MinInputs defaults to 1 for transforms and sinks.
+	// (0: no bound). MinInputs defaults to 1 for transforms and sinks;
+	// -1 lets a transform run without inputs (Register stores 0).
 	MinInputs, MaxInputs int
 	// Unbounded reports whether a source configured so never ends by itself
 	// (nil: the source is bounded).

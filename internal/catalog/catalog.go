@@ -12,6 +12,7 @@ import (
 	"github.com/conveyor-etl/conveyor/connectors/stdio"
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/operators"
+	"github.com/conveyor-etl/conveyor/operators/subpipeline"
 )
 
 // Registry returns a new registry holding every built-in stage, with the
@@ -36,5 +37,6 @@ func RegistryWith(s stdio.Streams) *flow.Registry {
 	arrowipc.Register(r)
 	stdio.RegisterIO(r, s)
 	operators.Register(r)
+	subpipeline.Register(r) // last: its inner pipelines see every stage
 	return r
 }
