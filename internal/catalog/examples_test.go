@@ -8,6 +8,7 @@ import (
 	"github.com/conveyor-etl/conveyor/connectors/stdio"
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/internal/spectest"
+	"github.com/conveyor-etl/conveyor/operators/subpipeline"
 )
 
 // TestEverySpecExample runs every example of every registered stage (see
@@ -36,6 +37,12 @@ func TestEverySpecExample(t *testing.T) {
 // Input, and what stdout.write prints must equal its Output.
 func runExample(t *testing.T, spec *flow.Spec, ex flow.Example) {
 	switch spec.Name {
+	case "pipeline.input", "pipeline.output":
+		// They only exist inside a pipeline run by pipeline.run.
+		run, _ := Registry().Lookup("pipeline.run")
+		ex.Config = "inline = '''\n" + subpipeline.PassThrough + "'''\n"
+		spectest.Run(t, run, ex)
+		return
 	case "stdin.read":
 		spectest.Run(t, stdio.ReadSpec(strings.NewReader(ex.Input)), ex)
 	case "stdout.write":

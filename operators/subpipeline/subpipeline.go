@@ -113,6 +113,11 @@ func InputSpec() *flow.Spec {
 		Summary: "Rows given to this pipeline by the pipeline.run stage running it.",
 		Description: `Inside a pipeline run by pipeline.run, emits the rows of that stage's inputs. Used
 anywhere else, it is an error.`,
+		Examples: []flow.Example{{
+			Title:  "Inside a pipeline run by pipeline.run: pass the rows through",
+			Input:  "{\"id\":1}\n{\"id\":2}\n",
+			Output: "{\"id\":1}\n{\"id\":2}\n",
+		}},
 		New: func(flow.Config, flow.BuildEnv) (any, error) {
 			return nil, fmt.Errorf("%s: %w", inputName, ErrNotNested)
 		},
@@ -128,11 +133,29 @@ func OutputSpec() *flow.Spec {
 		Summary: "Rows handed back to the pipeline.run stage running this pipeline.",
 		Description: `Inside a pipeline run by pipeline.run, the rows written here are that stage's
 output. Used anywhere else, it is an error.`,
+		Examples: []flow.Example{{
+			Title:  "Inside a pipeline run by pipeline.run: pass the rows through",
+			Input:  "{\"id\":1}\n{\"id\":2}\n",
+			Output: "{\"id\":1}\n{\"id\":2}\n",
+		}},
 		New: func(flow.Config, flow.BuildEnv) (any, error) {
 			return nil, fmt.Errorf("%s: %w", outputName, ErrNotNested)
 		},
 	}
 }
+
+// PassThrough is an inline pipeline made of a pipeline.input feeding a
+// pipeline.output: pipeline.run configured with it is the identity. The
+// examples of pipeline.input and pipeline.output run through it.
+const PassThrough = `[[stages]]
+id = "in"
+function = "pipeline.input"
+
+[[stages]]
+id = "out"
+function = "pipeline.output"
+inputs = ["in"]
+`
 
 // run is pipeline.run's operator: a built inner pipeline plus the
 // channels bridging it.
