@@ -118,6 +118,23 @@ func TestProjectionAndGlob(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `did you mean "id"`) {
 		t.Fatalf("unknown column: %v", err)
 	}
+	// The planner's hint keeps the file order and ignores unknown names.
+	res, err := flow.RunIsolated(context.Background(), ReadSpec(), map[string]any{"path": filepath.Join(dir, "*.parquet")}, flow.BuildEnv{Alloc: mem, Columns: []string{"extra", "nope", "id"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := batch.ToNDJSON(res.Output...), "{\"id\":1,\"extra\":null}\n{\"id\":2,\"extra\":true}\n"; got != want {
+		t.Errorf("hint:\n%s", got)
+	}
+	res.Release()
+	// Spec.Schema reads the metadata only.
+	sc, err := readSchema(flow.Config{"path": filepath.Join(dir, "*.parquet"), "columns": []any{"v"}}, flow.BuildEnv{}, nil)
+	if err != nil || sc.NumFields() != 1 || sc.Field(0).Type.ID() != arrow.FLOAT64 {
+		t.Errorf("schema %v, %v", sc, err)
+	}
+	if _, err := readSchema(flow.Config{"path": filepath.Join(dir, "*.parquet"), "columns": []any{"vv"}}, flow.BuildEnv{}, nil); err == nil {
+		t.Error("schema: unknown column accepted")
+	}
 }
 
 func TestPartitionBy(t *testing.T) {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	pq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -20,6 +22,7 @@ import (
 type reader struct {
 	path      string
 	columns   []string
+	hint      []string // the planner's projection (BuildEnv.Columns)
 	batchSize int
 }
 
@@ -31,7 +34,7 @@ func newReader(cfg flow.Config, env flow.BuildEnv) (any, error) {
 	if bs <= 0 {
 		bs = 65536
 	}
-	return &reader{path: env.Path(cfg.Str("path")), columns: cfg.Strings("columns"), batchSize: bs}, nil
+	return &reader{path: env.Path(cfg.Str("path")), columns: cfg.Strings("columns"), hint: env.Columns, batchSize: bs}, nil
 }
 
 type openFile struct {
@@ -96,9 +99,53 @@ func (r *reader) Run(ctx context.Context, st *flow.Stage) error {
 
 var errDrained = fmt.Errorf("drained")
 
+// readSchema is parquet.read's Spec.Schema: the files' metadata only. No
+// matching file gives an unknown schema.
+func readSchema(cfg flow.Config, env flow.BuildEnv, _ []*arrow.Schema) (*arrow.Schema, error) {
+	files, err := fileio.Expand(env.Path(cfg.Str("path")))
+	if err != nil || len(files) == 0 {
+		return nil, nil
+	}
+	schemas := make([]*arrow.Schema, len(files))
+	for i, path := range files {
+		rdr, err := file.OpenParquetFile(path, false)
+		if err != nil {
+			return nil, &flow.ParamError{Key: "path", Err: fmt.Errorf("parquet.read: opening %s: %w", path, err)}
+		}
+		fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+		if err == nil {
+			schemas[i], err = fr.Schema()
+		}
+		rdr.Close()
+		if err != nil {
+			return nil, &flow.ParamError{Key: "path", Err: fmt.Errorf("parquet.read: %s: %w", path, err)}
+		}
+	}
+	r := &reader{columns: cfg.Strings("columns")}
+	s, err := r.targetSchema(schemas)
+	if err != nil {
+		return nil, &flow.ParamError{Key: "columns", Err: err}
+	}
+	return s, nil
+}
+
 // targetSchema unifies the file schemas and applies the projection.
 func (r *reader) targetSchema(schemas []*arrow.Schema) (*arrow.Schema, error) {
 	all := batch.Unify(schemas...)
+	if len(r.columns) == 0 && r.hint != nil && all.NumFields() > 0 {
+		// Only the columns the pipeline uses, in file order; at least one
+		// (row counts need a column).
+		var fields []arrow.Field
+		for _, f := range all.Fields() {
+			if slices.Contains(r.hint, f.Name) {
+				fields = append(fields, f)
+			}
+		}
+		if len(fields) == 0 {
+			fields = all.Fields()[:1]
+		}
+		return arrow.NewSchema(fields, nil), nil
+	}
 	if len(r.columns) == 0 {
 		return all, nil
 	}

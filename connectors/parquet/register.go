@@ -43,7 +43,8 @@ func ReadSpec() *flow.Spec {
 			}
 			return nil
 		},
-		New: newReader,
+		New:    newReader,
+		Schema: readSchema,
 		Examples: []flow.Example{{
 			Title:  "Read two columns of every daily file",
 			Config: "path = \"sales/*.parquet\"\ncolumns = [\"amount\", \"region\"]",
