@@ -73,17 +73,34 @@ func printSummary(w io.Writer, g *flow.Graph, r *flow.Runner, runErr error) {
 	}
 	fmt.Fprintf(w, "\npipeline %q %s in %s\n", name, status, roundDur(elapsed))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "stage\tfunction\trows in\trows out\tbatches out\trejected\tblocked\ttime\t")
+	report := r.Report()
+	state := false // a blocking stage reported the memory its state held
+	for _, s := range report {
+		state = state || s.PeakBytes > 0
+	}
+	head := "stage\tfunction\trows in\trows out\tbatches out\trejected\tblocked\ttime\t"
+	if state {
+		head += "state peak\t"
+	}
+	fmt.Fprintln(tw, head)
 	var srcRows, srcBytes int64
-	for _, s := range r.Report() {
+	for _, s := range report {
 		in, out := fmt.Sprint(s.RowsIn), fmt.Sprint(s.RowsOut)
 		if s.Kind == "source" {
 			in = "-"
 			srcRows += s.RowsOut
 			srcBytes += s.BytesRead
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t\n", s.ID, s.Function, in, out, s.BatchesOut,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t", s.ID, s.Function, in, out, s.BatchesOut,
 			s.Rejected, roundDur(s.Blocked), roundDur(s.Elapsed))
+		if state {
+			peak := "-"
+			if s.PeakBytes > 0 {
+				peak = bytesText(s.PeakBytes)
+			}
+			fmt.Fprintf(tw, "%s\t", peak)
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 	if secs := elapsed.Seconds(); secs > 0 {
@@ -100,6 +117,20 @@ func printSummary(w io.Writer, g *flow.Graph, r *flow.Runner, runErr error) {
 		}
 		fmt.Fprintf(w, "dead-lettered: %d rows (%s)\n", n, where)
 	}
+}
+
+// bytesText renders a byte count with a binary unit: 512 B, 3.2 MiB.
+func bytesText(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func roundDur(d time.Duration) string {
