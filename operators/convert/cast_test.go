@@ -126,7 +126,6 @@ func sameValue(a, b any) bool {
 	return fmt.Sprint(a) == fmt.Sprint(b)
 }
 
-
 func randomTexts(rng *rand.Rand, n int) []map[string]any {
 	rows := make([]map[string]any, n)
 	for i := range rows {

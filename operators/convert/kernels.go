@@ -83,7 +83,9 @@ func CastKernel(from, to arrow.DataType) (CastFunc, error) {
 
 func isStringID(id arrow.Type) bool { return id == arrow.STRING || id == arrow.LARGE_STRING }
 
-func isNumericID(id arrow.Type) bool { return arrow.IsInteger(id) || id == arrow.FLOAT32 || id == arrow.FLOAT64 }
+func isNumericID(id arrow.Type) bool {
+	return arrow.IsInteger(id) || id == arrow.FLOAT32 || id == arrow.FLOAT64
+}
 
 func trimSpace(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
