@@ -149,6 +149,10 @@ func (f *filterOp) take(ctx context.Context, mem memory.Allocator, in arrow.Reco
 			cols[i] = c
 			continue
 		}
+		if c := gatherString(mem, col, idx); c != nil {
+			cols[i] = c
+			continue
+		}
 		if idxArr == nil {
 			ib := array.NewInt32Builder(mem)
 			ib.AppendValues(idx, nil)
@@ -214,6 +218,60 @@ func gatherFixed(mem memory.Allocator, col arrow.Array, idx []int32) arrow.Array
 		}
 	}
 	out := array.NewData(dt, len(idx), []*memory.Buffer{valid, values}, nil, nulls, 0)
+	defer out.Release()
+	return array.MakeFromData(out)
+}
+
+// gatherString returns the rows idx of a string or binary column (32-bit
+// offsets) as a new array, or nil for any other type: one pass sizes the
+// data, a second copies it.
+func gatherString(mem memory.Allocator, col arrow.Array, idx []int32) arrow.Array {
+	switch col.DataType().ID() {
+	case arrow.STRING, arrow.BINARY:
+	default:
+		return nil
+	}
+	data := col.Data()
+	offs := arrow.Int32Traits.CastFromBytes(data.Buffers()[1].Bytes())[data.Offset():]
+	var src []byte
+	if b := data.Buffers()[2]; b != nil {
+		src = b.Bytes()
+	}
+	total := 0
+	for _, r := range idx {
+		total += int(offs[r+1] - offs[r])
+	}
+	offBuf := memory.NewResizableBuffer(mem)
+	defer offBuf.Release()
+	offBuf.Resize((len(idx) + 1) * 4)
+	dstOff := arrow.Int32Traits.CastFromBytes(offBuf.Bytes())
+	valBuf := memory.NewResizableBuffer(mem)
+	defer valBuf.Release()
+	valBuf.Resize(total)
+	dst := valBuf.Bytes()
+	pos := int32(0)
+	for k, r := range idx {
+		dstOff[k] = pos
+		pos += int32(copy(dst[pos:], src[offs[r]:offs[r+1]]))
+	}
+	dstOff[len(idx)] = pos
+	var valid *memory.Buffer
+	nulls := 0
+	if col.NullN() > 0 {
+		valid = memory.NewResizableBuffer(mem)
+		defer valid.Release()
+		valid.Resize(int(bitutil.BytesForBits(int64(len(idx)))))
+		vb, bm, off := valid.Bytes(), col.NullBitmapBytes(), data.Offset()
+		clear(vb)
+		for k, r := range idx {
+			if bitutil.BitIsSet(bm, off+int(r)) {
+				bitutil.SetBit(vb, k)
+			} else {
+				nulls++
+			}
+		}
+	}
+	out := array.NewData(col.DataType(), len(idx), []*memory.Buffer{valid, offBuf, valBuf}, nil, nulls, 0)
 	defer out.Release()
 	return array.MakeFromData(out)
 }
