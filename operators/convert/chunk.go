@@ -28,7 +28,8 @@ list<T> (elements nullable; a null input cell is a null element). Chunks span in
 batches: rows left over at the end of a batch wait for the next one, and the last chunk,
 emitted at the end of input, may be shorter than batch_size. Empty input gives no row.
 
-The input schema must stay the same across batches (a change is an error). At most
+When the input schema changes between batches, the rows held under the old schema are
+emitted first as a (short) chunk of their own, and chunking restarts. At most
 batch_size - 1 rows are held between batches; the chunk values are shared with the
 input batch when a batch holds whole chunks, and copied only to join a remainder with
 the next batch.`,
@@ -94,10 +95,13 @@ func (c *chunkOp) Transform(ctx context.Context, st *flow.Stage, in arrow.Record
 	if in.NumRows() == 0 {
 		return nil, nil
 	}
-	if c.schema == nil {
+	if c.schema == nil || (c.schema != in.Schema() && !c.schema.Equal(in.Schema())) {
+		// A new schema: the rows held under the old one go out as a short
+		// chunk first.
+		if err := c.Flush(ctx, st); err != nil {
+			return nil, err
+		}
 		c.schema, c.outSchema = in.Schema(), chunkOutSchema(in.Schema())
-	} else if c.schema != in.Schema() && !c.schema.Equal(in.Schema()) {
-		return nil, fmt.Errorf("%s: %w: input schema changed from %s to %s", chunkName, batch.ErrSchemaMismatch, c.schema, in.Schema())
 	}
 	if c.pendingRows+int(in.NumRows()) < c.size {
 		// Not a whole chunk yet: hold the batch (no copy).

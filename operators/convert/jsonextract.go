@@ -44,9 +44,9 @@ The value is written to output_column: appended after the input columns, or in p
 an existing column of that name (by default output_column is column itself, which is
 replaced). Its type is set by type:
   string (default)  a JSON string gives its text (unescaped); numbers and booleans give
-                    their JSON text ("12.50", "true"); objects and arrays their JSON text
-                    as written in the input.
-  json              the value's JSON text (strings keep their quotes); the column is marked
+                    their JSON text ("12.50", "true"); objects and arrays their compact
+                    JSON text (whitespace between tokens removed, keys in input order).
+  json              the value's compact JSON text (strings keep their quotes); the column is marked
                     as JSON, so JSON writers emit it nested.
   int               an integral JSON number, or a string holding an integer ("42").
   float             a JSON number, or a string holding a number.
@@ -262,8 +262,9 @@ type jsonAppender struct {
 	fb   *array.Float64Builder
 	bb   *array.BooleanBuilder
 	tb   *array.TimestampBuilder
-	tp   batch.TimestampParser
-	text []byte
+	tp      batch.TimestampParser
+	text    []byte
+	compact bytes.Buffer
 }
 
 func newJSONAppender(mem memory.Allocator, typ string, n int) *jsonAppender {
@@ -369,6 +370,13 @@ func (a *jsonAppender) append(v []byte) error {
 			}
 		}
 		return fmt.Errorf("%w: %s is not a timestamp", ErrJSONValueType, describeJSON(v))
+	}
+	if v[0] == '{' || v[0] == '[' {
+		// Objects and arrays in compact form.
+		a.compact.Reset()
+		if err := json.Compact(&a.compact, v); err == nil {
+			text = a.compact.Bytes()
+		}
 	}
 	a.sb.BinaryBuilder.Append(text)
 	return nil
