@@ -256,12 +256,12 @@ func (j *jsonExtractOp) Transform(ctx context.Context, st *flow.Stage, in arrow.
 
 // jsonAppender converts raw JSON values to one output type.
 type jsonAppender struct {
-	typ  string
-	sb   *array.StringBuilder
-	ib   *array.Int64Builder
-	fb   *array.Float64Builder
-	bb   *array.BooleanBuilder
-	tb   *array.TimestampBuilder
+	typ     string
+	sb      *array.StringBuilder
+	ib      *array.Int64Builder
+	fb      *array.Float64Builder
+	bb      *array.BooleanBuilder
+	tb      *array.TimestampBuilder
 	tp      batch.TimestampParser
 	text    []byte
 	compact bytes.Buffer
