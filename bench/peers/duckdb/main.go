@@ -10,7 +10,7 @@
 // timing includes reading, aggregating and writing CSV, like the Conveyor
 // pipeline examples/bench_groupby.toml. It prints one line:
 //
-//	duckdb rows=1000 wall_s=1.234 peak_rss_mb=205.3 threads=2
+//	duckdb v1.x.y rows=1000 wall_s=1.234 peak_rss_mb=205.3 threads=2
 //
 // wall_s is measured from opening the database to the end of the COPY; the
 // peak RSS is the process's high-water mark (VmHWM in /proc/self/status, or
@@ -54,13 +54,13 @@ func main() {
 		fail(err)
 	}
 	start := time.Now()
-	rows, err := run(context.Background(), *csvPath, *out, *threads, *memLimit)
+	rows, version, err := run(context.Background(), *csvPath, *out, *threads, *memLimit)
 	if err != nil {
 		fail(err)
 	}
 	wall := time.Since(start)
-	fmt.Printf("duckdb rows=%d wall_s=%.3f peak_rss_mb=%.1f threads=%d\n",
-		rows, wall.Seconds(), float64(peakRSS())/(1<<20), *threads)
+	fmt.Printf("duckdb %s rows=%d wall_s=%.3f peak_rss_mb=%.1f threads=%d\n",
+		version, rows, wall.Seconds(), float64(peakRSS())/(1<<20), *threads)
 }
 
 func fail(err error) {
@@ -69,36 +69,39 @@ func fail(err error) {
 }
 
 // run opens an in-memory database, sets the thread count and runs the COPY.
-// It returns the number of rows written.
-func run(ctx context.Context, csvPath, out string, threads int, memLimit string) (int64, error) {
+// It returns the number of rows written and DuckDB's version.
+func run(ctx context.Context, csvPath, out string, threads int, memLimit string) (rows int64, version string, err error) {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer db.Close()
 	// One connection: SET applies to the connection's session.
 	db.SetMaxOpenConns(1)
+	if err := db.QueryRowContext(ctx, "SELECT version()").Scan(&version); err != nil {
+		return 0, "", fmt.Errorf("version: %w", err)
+	}
 	if threads > 0 {
 		if _, err := db.ExecContext(ctx, fmt.Sprintf("SET threads = %d", threads)); err != nil {
-			return 0, fmt.Errorf("set threads: %w", err)
+			return 0, version, fmt.Errorf("set threads: %w", err)
 		}
 	}
 	if memLimit != "" {
 		if _, err := db.ExecContext(ctx, "SET memory_limit = "+quote(memLimit)); err != nil {
-			return 0, fmt.Errorf("set memory_limit: %w", err)
+			return 0, version, fmt.Errorf("set memory_limit: %w", err)
 		}
 	}
 	q := fmt.Sprintf(Query, quote(csvPath))
 	copyStmt := fmt.Sprintf("COPY (%s) TO %s (FORMAT csv, HEADER true)", q, quote(out))
 	res, err := db.ExecContext(ctx, copyStmt)
 	if err != nil {
-		return 0, fmt.Errorf("copy: %w", err)
+		return 0, version, fmt.Errorf("copy: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return -1, nil
+		return -1, version, nil // the count is informative only
 	}
-	return n, nil
+	return n, version, nil
 }
 
 // quote makes a SQL string literal.
