@@ -57,7 +57,7 @@ stops the pipeline; set on_error = "continue" to go on.
 				Output: "{\"id\":1,\"ssn\":null}\n",
 			},
 			{
-				Title: "A value encrypted with aes-256-gcm under the all-zero example key, back to an int",
+				Title:  "A value encrypted with aes-256-gcm under the all-zero example key, back to an int",
 				Config: "columns = \"amount\"\nkey_env = \"CONVEYOR_EXAMPLE_KEY\"\ntypes = { amount = \"int\" }\n",
 				Input:  "{\"amount\":\"" + exampleCiphertext + "\"}\n",
 				Output: "{\"amount\":1234}\n",

@@ -242,4 +242,3 @@ func (e *encryptOp) encryptColumn(mem memory.Allocator, src *array.String) (arro
 	}
 	return arr, nil
 }
-
