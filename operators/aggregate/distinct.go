@@ -272,6 +272,9 @@ func (d *distinctOp) Flush(ctx context.Context, st *flow.Stage) error {
 }
 
 func (d *distinctOp) notePeak(st *flow.Stage) {
+	if st.Metrics() == nil {
+		return
+	}
 	b := d.tab.Bytes() + int64(cap(d.ids)+cap(d.sel)+cap(d.winBatch)+cap(d.winRow))*4
 	for _, h := range d.held {
 		b += batchBytes(h)

@@ -126,6 +126,9 @@ func (h *hashAgg) stateBytes() int64 {
 }
 
 func (h *hashAgg) notePeak(st *flow.Stage) {
+	if st.Metrics() == nil {
+		return
+	}
 	b := h.stateBytes()
 	m := &st.Metrics().PeakBytes
 	for {
