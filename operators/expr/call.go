@@ -15,15 +15,15 @@ var builtins map[string]*builtin
 
 func init() {
 	builtins = map[string]*builtin{
-		"if":       {3, 3, "if(cond, a, b): a where cond is true, else b (null cond: b)", compileIf},
-		"coalesce": {1, -1, "coalesce(a, b, ...): the first non-null argument", compileCoalesce},
-		"now":      {0, 0, "now(): the current time (read once per batch)", compileNow},
-		"int":      {1, 1, "int(x): to int (failed conversion: null)", castTo(Int)},
-		"float":    {1, 1, "float(x): to float", castTo(Float)},
-		"string":   {1, 1, "string(x): to string", castTo(String)},
-		"bool":     {1, 1, "bool(x): to bool", castTo(Bool)},
+		"if":        {3, 3, "if(cond, a, b): a where cond is true, else b (null cond: b)", compileIf},
+		"coalesce":  {1, -1, "coalesce(a, b, ...): the first non-null argument", compileCoalesce},
+		"now":       {0, 0, "now(): the current time (read once per batch)", compileNow},
+		"int":       {1, 1, "int(x): to int (failed conversion: null)", castTo(Int)},
+		"float":     {1, 1, "float(x): to float", castTo(Float)},
+		"string":    {1, 1, "string(x): to string", castTo(String)},
+		"bool":      {1, 1, "bool(x): to bool", castTo(Bool)},
 		"timestamp": {1, 1, "timestamp(x): to timestamp", castTo(Timestamp)},
-		"duration": {1, 1, "duration(x): to duration", castTo(Duration)},
+		"duration":  {1, 1, "duration(x): to duration", castTo(Duration)},
 	}
 	registerFuncs()
 }

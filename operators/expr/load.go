@@ -43,15 +43,15 @@ func columnType(dt arrow.DataType) (Type, bool) {
 // colNode loads an input column, normalized to its canonical type. The
 // result is cached for the batch (a column referenced twice loads once).
 type colNode struct {
-	name string
+	name  string
 	slot  int // index in ctx.arrs
 	field int // index in the compile schema
-	t    Type
-	dt   arrow.DataType
-	gen  uint64
-	out  vec
-	buf  bufs
-	err  error
+	t     Type
+	dt    arrow.DataType
+	gen   uint64
+	out   vec
+	buf   bufs
+	err   error
 }
 
 func (n *colNode) typ() Type    { return n.t }
