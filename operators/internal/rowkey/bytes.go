@@ -48,12 +48,20 @@ const longMark = 0xff << 56
 // words loads a value of at most 15 bytes into its two slot words. data
 // must extend at least 16 bytes past s (the caller checks).
 func words(data []byte, s, n int) (w0, w1 uint64) {
-	w0 = binary.LittleEndian.Uint64(data[s:])
-	w1 = binary.LittleEndian.Uint64(data[s+8:])
-	w0 &= uint64(1)<<(8*min(n, 8)) - 1
-	w1 &= uint64(1)<<(8*max(n-8, 0)) - 1
-	return w0, w1 | uint64(n)<<56
+	m := &wordMasks[n&15]
+	w0 = binary.LittleEndian.Uint64(data[s:]) & m[0]
+	w1 = binary.LittleEndian.Uint64(data[s+8:])&m[1] | uint64(n)<<56
+	return w0, w1
 }
+
+// wordMasks[n] keeps the first n bytes of the two words.
+var wordMasks = func() (m [16][2]uint64) {
+	for n := range 16 {
+		m[n][0] = uint64(1)<<(8*min(n, 8)) - 1
+		m[n][1] = uint64(1)<<(8*max(n-8, 0)) - 1
+	}
+	return m
+}()
 
 // wordsSlow is words for values near the end of their buffer.
 func wordsSlow(b []byte) (w0, w1 uint64) {
@@ -68,11 +76,8 @@ func wordsSlow(b []byte) (w0, w1 uint64) {
 }
 
 func hashWords(w0, w1 uint64) uint32 {
-	h := w0*0x9E3779B97F4A7C15 ^ bits.RotateLeft64(w1*0xC2B2AE3D27D4EB4F, 31)
-	h ^= h >> 32
-	h *= 0x165667B19E3779F9
-	h ^= h >> 29
-	return uint32(h)
+	h := (w0*0x9E3779B97F4A7C15 ^ bits.RotateLeft64(w1, 29)) * 0xC2B2AE3D27D4EB4F
+	return uint32(h >> 32)
 }
 
 func newBytesCol(typ arrow.DataType) *bytesCol {
@@ -195,8 +200,29 @@ func bytesLoop[O int32 | int64](c *bytesCol, a arrow.Array, offs []O, data []byt
 	n := a.Len()
 	ids = ids[:n]
 	if a.NullN() == 0 {
+		// The hit path for short values is inlined here with the table in
+		// locals; misses, inserts and long values go through get.
+		slots, mask := c.slots, c.mask
+	rows:
 		for i := range ids {
-			ids[i] = c.get(data, int(offs[i]), int(offs[i+1]), probe)
+			s, e := int(offs[i]), int(offs[i+1])
+			if e-s < 16 && s+16 <= len(data) {
+				w0, w1 := words(data, s, e-s)
+				j := hashWords(w0, w1) & mask
+				for {
+					sl := &slots[j]
+					if sl.w0 == w0 && sl.w1 == w1 && sl.id1 != 0 {
+						ids[i] = int32(sl.id1 - 1)
+						continue rows
+					}
+					if sl.id1 == 0 {
+						break
+					}
+					j = (j + 1) & mask
+				}
+			}
+			ids[i] = c.get(data, s, e, probe)
+			slots, mask = c.slots, c.mask
 		}
 		return
 	}
