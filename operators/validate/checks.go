@@ -18,13 +18,21 @@ import (
 // per-row validity map every check writes into) and the reasons of each.
 type issues struct {
 	bad     []bool
-	reasons [][]string
-	count   int // invalid rows
+	reasons [][]string // nil when reasons are not wanted (on_invalid = drop)
+	count   int        // invalid rows
 }
 
-func newIssues(n int) *issues {
-	return &issues{bad: make([]bool, n), reasons: make([][]string, n)}
+func newIssues(n int, withReasons bool) *issues {
+	s := &issues{bad: make([]bool, n)}
+	if withReasons {
+		s.reasons = make([][]string, n)
+	}
+	return s
 }
+
+// wantReasons reports whether checks should describe failures (building
+// a reason allocates; under on_invalid = drop nobody reads them).
+func (s *issues) wantReasons() bool { return s.reasons != nil }
 
 // add marks row i invalid for reason.
 func (s *issues) add(i int, reason string) {
@@ -32,7 +40,9 @@ func (s *issues) add(i int, reason string) {
 		s.bad[i] = true
 		s.count++
 	}
-	s.reasons[i] = append(s.reasons[i], reason)
+	if s.reasons != nil {
+		s.reasons[i] = append(s.reasons[i], reason)
+	}
 }
 
 // addAll marks every row invalid for reason.
@@ -185,7 +195,7 @@ func (c typeCheck) eval(mem memory.Allocator, b arrow.RecordBatch, iss *issues) 
 	if c.kernel == nil {
 		for i := 0; i < col.Len(); i++ {
 			if col.IsValid(i) {
-				iss.add(i, c.reason(col, i))
+				iss.add(i, c.reasonIf(iss, col, i))
 			}
 		}
 		return
@@ -193,11 +203,14 @@ func (c typeCheck) eval(mem memory.Allocator, b arrow.RecordBatch, iss *issues) 
 	out, fails := c.kernel(mem, col)
 	out.Release()
 	for _, i := range fails {
-		iss.add(int(i), c.reason(col, int(i)))
+		iss.add(int(i), c.reasonIf(iss, col, int(i)))
 	}
 }
 
-func (c typeCheck) reason(col arrow.Array, i int) string {
+func (c typeCheck) reasonIf(iss *issues, col arrow.Array, i int) string {
+	if !iss.wantReasons() {
+		return ""
+	}
 	return fmt.Sprintf("%s: not %s: %s", c.column, c.what, describe(col, i))
 }
 
@@ -240,7 +253,7 @@ func (c dateCheck) eval(_ memory.Allocator, b arrow.RecordBatch, iss *issues) {
 		for i := 0; i < a.Len(); i++ {
 			if a.IsValid(i) {
 				if _, ok := p.Parse(data[offs[i]-base : offs[i+1]-base]); !ok {
-					iss.add(i, c.reason(col, i))
+					iss.add(i, c.reasonIf(iss, col, i))
 				}
 			}
 		}
@@ -248,12 +261,15 @@ func (c dateCheck) eval(_ memory.Allocator, b arrow.RecordBatch, iss *issues) {
 	}
 	for i := 0; i < col.Len(); i++ {
 		if col.IsValid(i) {
-			iss.add(i, c.reason(col, i))
+			iss.add(i, c.reasonIf(iss, col, i))
 		}
 	}
 }
 
-func (c dateCheck) reason(col arrow.Array, i int) string {
+func (c dateCheck) reasonIf(iss *issues, col arrow.Array, i int) string {
+	if !iss.wantReasons() {
+		return ""
+	}
 	return fmt.Sprintf("%s: not a date: %s", c.column, describe(col, i))
 }
 
@@ -320,6 +336,10 @@ func (v *validator) checkUnique(b arrow.RecordBatch, iss *issues) {
 		dup = dup[:0]
 		for k, set := range v.uniq {
 			if keys[k].has(set, i) {
+				if !iss.wantReasons() {
+					dup = append(dup, "")
+					continue
+				}
 				dup = append(dup, fmt.Sprintf("%s: duplicate value %s", v.rules.unique[k], describe(b.Column(v.uniqIdx[k]), i)))
 			}
 		}

@@ -229,7 +229,7 @@ func (v *validator) Transform(ctx context.Context, st *flow.Stage, in arrow.Reco
 	if n == 0 {
 		return nil, nil
 	}
-	iss := newIssues(n)
+	iss := newIssues(n, v.onInvalid != onInvalidDrop)
 	for _, c := range v.checks {
 		c.eval(st.Alloc, in, iss)
 	}
