@@ -109,12 +109,13 @@ its rows; a column with different types in different inputs gets the wider type 
 of different widths → int64, integers with floats → float64, timestamps and dates →
 timestamp, anything else → string), as batch unification does everywhere in Conveyor.
 
-Order: batches are passed on as they arrive; within an input the order is kept, across
-inputs there is no ordering. To know the unified schema before its first output batch,
-the stage holds the batches that arrive before every input has sent one (at most 16
-batches; an input still silent then, whose columns differ, makes the schema of later
-batches wider than that of earlier ones). Watermarks: the minimum over the inputs is
-forwarded.`,
+Order: within an input the order is kept; across inputs there is no ordering guarantee.
+To know the unified schema before its first output batch, the stage holds the batches
+that arrive before every input has sent one (at most 16 batches) and emits those in input
+order (the first input's, then the second's...); after that, batches are passed on as they
+arrive. An input still silent after 16 held batches, whose columns differ, makes the
+schema of later batches wider than that of earlier ones. Watermarks: the minimum over the
+inputs is forwarded.`,
 		MinInputs: 2,
 		New:       newUnion,
 		Schema:    unionSchema,

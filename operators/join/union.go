@@ -3,6 +3,7 @@ package join
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -24,6 +25,7 @@ type unionOp struct {
 	schema *arrow.Schema // unified output schema so far
 	seen   []bool        // per input: a batch arrived
 	held   []arrow.RecordBatch
+	heldIn []int       // input of each held batch
 	wm     []time.Time // per input: last watermark
 	// holding is true until every input has sent a batch or unionHold
 	// batches are held.
@@ -72,12 +74,14 @@ func (u *unionOp) Run(ctx context.Context, st *flow.Stage) error {
 		} else if !u.schema.Equal(b.Schema()) {
 			u.schema = batch.Unify(u.schema, b.Schema())
 		}
+		// (While holding, flushHeld recomputes the schema in input order.)
 		if !u.seen[msg.Input] {
 			u.seen[msg.Input] = true
 			waiting--
 		}
 		if u.holding {
 			u.held = append(u.held, b)
+			u.heldIn = append(u.heldIn, msg.Input)
 			if waiting > 0 && len(u.held) < unionHold {
 				continue
 			}
@@ -94,9 +98,26 @@ func (u *unionOp) Run(ctx context.Context, st *flow.Stage) error {
 	return u.flushHeld(ctx, st)
 }
 
+// flushHeld emits the held batches ordered by input (stable within an
+// input), after unifying their schemas in that order.
 func (u *unionOp) flushHeld(ctx context.Context, st *flow.Stage) error {
 	held := u.held
-	u.held = nil
+	order := make([]int, len(held))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return u.heldIn[order[a]] < u.heldIn[order[b]] })
+	sorted := make([]arrow.RecordBatch, len(held))
+	schemas := make([]*arrow.Schema, 0, len(held)+1)
+	for i, o := range order {
+		sorted[i] = held[o]
+		schemas = append(schemas, held[o].Schema())
+	}
+	held = sorted
+	if len(held) > 0 {
+		u.schema = batch.Unify(schemas...)
+	}
+	u.held, u.heldIn = nil, nil
 	for i, b := range held {
 		held[i] = nil
 		if err := u.emit(ctx, st, b); err != nil {
