@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/maphash"
-	"math/bits"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -76,8 +75,9 @@ func wordsSlow(b []byte) (w0, w1 uint64) {
 }
 
 func hashWords(w0, w1 uint64) uint32 {
-	h := (w0*0x9E3779B97F4A7C15 ^ bits.RotateLeft64(w1, 29)) * 0xC2B2AE3D27D4EB4F
-	return uint32(h >> 32)
+	h := w0*0x9E3779B97F4A7C15 ^ w1*0xC2B2AE3D27D4EB4F
+	h ^= h >> 32
+	return uint32(h * 0x165667B19E3779F9 >> 32)
 }
 
 func newBytesCol(typ arrow.DataType) *bytesCol {
