@@ -107,9 +107,7 @@ func (f *fixedCol) insert(a arrow.Array, ids []int32) {
 	k := f.normalize(a)
 	ids = ids[:len(k)]
 	if a.NullN() == 0 {
-		for i, x := range k {
-			ids[i] = f.tab.insert(x)
-		}
+		f.tab.insertAll(k, ids)
 		return
 	}
 	bm, off := a.NullBitmapBytes(), a.Data().Offset()

@@ -56,6 +56,30 @@ func (t *u64Table) insert(k uint64) int32 {
 	}
 }
 
+// insertAll sets ids[i] to keys[i]'s id, inserting new keys. The hit
+// path is inlined with the table in locals.
+func (t *u64Table) insertAll(keys []uint64, ids []int32) {
+	slots, mask := t.slots, t.mask
+	ids = ids[:len(keys)]
+rows:
+	for i, k := range keys {
+		j := mix64(k) & mask
+		for {
+			s := &slots[j]
+			if s.key == k && s.id1 != 0 {
+				ids[i] = int32(s.id1 - 1)
+				continue rows
+			}
+			if s.id1 == 0 {
+				break
+			}
+			j = (j + 1) & mask
+		}
+		ids[i] = t.insert(k)
+		slots, mask = t.slots, t.mask
+	}
+}
+
 // lookup returns k's id or -1.
 func (t *u64Table) lookup(k uint64) int32 {
 	i := mix64(k) & t.mask
