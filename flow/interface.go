@@ -54,6 +54,9 @@ const (
 	MsgData MessageKind = iota
 	// MsgWatermark says no event with time < Watermark follows on the edge.
 	MsgWatermark
+	// MsgInputEnd says that input Message.Input has ended (no batch). It
+	// is only delivered to operators that called Stage.ReportInputEnds.
+	MsgInputEnd
 )
 
 // Message is what travels on an edge between two stages.

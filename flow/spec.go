@@ -54,7 +54,9 @@ type Param struct {
 // Example is a worked use of a stage, run by the registry's example test.
 //
 // Config is the body of the stage's [stages.config] table in TOML. For a
-// transform, Input rows (NDJSON) are fed in and the emitted rows must equal
+// transform, Input rows (NDJSON) are fed in (for a stage of several inputs,
+// such as a join, Input holds one NDJSON block per input, separated by
+// lines "---") and the emitted rows must equal
 // Output (NDJSON). For a source, Files are created in a scratch directory
 // that relative paths resolve against, and the emitted rows must equal
 // Output. For a sink, Input is written and each of WantFiles must then hold

@@ -78,6 +78,9 @@ type Stage struct {
 	mergeWG   sync.WaitGroup
 	mergeStop context.CancelFunc
 	open      int // inputs not yet closed, when reading unmerged
+	// inputEnds: Recv delivers a MsgInputEnd when one input ends.
+	inputEnds bool
+	endSent   bool // the single input's MsgInputEnd was delivered
 
 	pending []Rejection
 
@@ -96,6 +99,12 @@ func (s *Stage) Strategy() Strategy { return s.strategy }
 // stop reading, emit what they hold, and return nil.
 func (s *Stage) Draining() <-chan struct{} { return s.draining }
 
+// ReportInputEnds makes Recv deliver a MsgInputEnd message (Input set,
+// no batch) when one input ends, before the final ok=false. Operators that
+// treat their inputs differently (a join's build side) call it before
+// their first Recv.
+func (s *Stage) ReportInputEnds() { s.inputEnds = true }
+
 // NumInputs is the number of input edges.
 func (s *Stage) NumInputs() int { return len(s.inputs) }
 
@@ -112,6 +121,10 @@ func (s *Stage) Recv(ctx context.Context) (msg Message, ok bool, err error) {
 		case msg, ok = <-s.inputs[0]:
 		case <-ctx.Done():
 			return Message{}, false, ctx.Err()
+		}
+		if !ok && s.inputEnds && !s.endSent {
+			s.endSent = true
+			return Message{Kind: MsgInputEnd}, true, nil
 		}
 	default:
 		if s.merged == nil {
@@ -160,6 +173,12 @@ func (s *Stage) startMerge(ctx context.Context) {
 				select {
 				case m, ok := <-in:
 					if !ok {
+						if s.inputEnds {
+							select {
+							case s.merged <- Message{Kind: MsgInputEnd, Input: i}:
+							case <-mctx.Done():
+							}
+						}
 						return
 					}
 					m.Input = i

@@ -12,6 +12,8 @@ import (
 	"github.com/conveyor-etl/conveyor/connectors/stdio"
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/operators"
+	"github.com/conveyor-etl/conveyor/operators/join"
+	"github.com/conveyor-etl/conveyor/operators/order"
 	"github.com/conveyor-etl/conveyor/operators/subpipeline"
 )
 
@@ -37,6 +39,8 @@ func RegistryWith(s stdio.Streams) *flow.Registry {
 	arrowipc.Register(r)
 	stdio.RegisterIO(r, s)
 	operators.Register(r)
+	order.Register(r)
+	join.Register(r)
 	subpipeline.Register(r) // last: its inner pipelines see every stage
 	return r
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/BurntSushi/toml"
@@ -54,11 +55,17 @@ func Run(t *testing.T, spec *flow.Spec, ex flow.Example) {
 	}
 	var inputs [][]arrow.RecordBatch
 	if spec.Kind != flow.KindSource {
-		in, err := batch.FromNDJSON(mem, ex.Input, nil)
-		if err != nil {
-			t.Fatalf("example input: %v", err)
+		parts := []string{ex.Input}
+		if spec.MinInputs > 1 || spec.MaxInputs > 1 {
+			parts = strings.Split(ex.Input, "---\n")
 		}
-		inputs = append(inputs, []arrow.RecordBatch{in})
+		for _, part := range parts {
+			in, err := batch.FromNDJSON(mem, part, nil)
+			if err != nil {
+				t.Fatalf("example input: %v", err)
+			}
+			inputs = append(inputs, []arrow.RecordBatch{in})
+		}
 	}
 	env := flow.BuildEnv{StageID: "example", Alloc: mem, BaseDir: dir}
 	res, err := flow.RunIsolated(context.Background(), spec, raw, env, flow.StrategyStop, inputs...)

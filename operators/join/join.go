@@ -61,18 +61,15 @@ func newJoin(cfg flow.Config, env flow.BuildEnv) (any, error) {
 // Run implements flow.Operator. It reads both inputs together (so that a
 // shared upstream never blocks on a full left edge while the right one is
 // drained), holds the left batches that arrive before the right input has
-// ended, then probes them and every later left batch in arrival order.
-//
-// The runtime's merged receive does not report the end of one input, only
-// of all inputs, so today every left batch is held until both inputs have
-// ended; rightEnded is where streaming starts once the end of the right
-// input can be observed on its own.
+// ended (reported by a MsgInputEnd), then probes them and streams every
+// later left batch, in arrival order.
 func (j *joinOp) Run(ctx context.Context, st *flow.Stage) error {
 	j.peak = &st.Metrics().PeakBytes
 	defer j.release()
 	if st.NumInputs() != 2 {
 		return fmt.Errorf("%s takes two inputs (left, right), got %d", joinName, st.NumInputs())
 	}
+	st.ReportInputEnds()
 	for {
 		msg, ok, err := st.Recv(ctx)
 		if err != nil {
@@ -80,6 +77,14 @@ func (j *joinOp) Run(ctx context.Context, st *flow.Stage) error {
 		}
 		if !ok {
 			break
+		}
+		if msg.Kind == flow.MsgInputEnd && msg.Input == 1 && !j.rightDone {
+			// The build side is complete: probe what was held, then
+			// stream the rest of the left input.
+			if err := j.rightEnded(ctx, st); err != nil {
+				return err
+			}
+			continue
 		}
 		if msg.Kind != flow.MsgData || msg.Batch == nil {
 			continue // watermarks are not forwarded
@@ -106,8 +111,10 @@ func (j *joinOp) Run(ctx context.Context, st *flow.Stage) error {
 			}
 		}
 	}
-	if err := j.rightEnded(ctx, st); err != nil {
-		return err
+	if !j.rightDone {
+		if err := j.rightEnded(ctx, st); err != nil {
+			return err
+		}
 	}
 	return j.finish(ctx, st)
 }

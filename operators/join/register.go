@@ -45,8 +45,8 @@ Other combinations (a string with an integer) are errors reported by conveyor va
 Execution: the right input is the build side, hashed entirely in memory (put the smaller
 input on the right; the run summary reports the memory held). The left input streams
 through the table. Both inputs are read concurrently, so a stage feeding both sides cannot
-deadlock; left batches that arrive before the right input has ended are held (at present,
-until both inputs have ended). Output order: left rows in input order, each with its
+deadlock; left batches that arrive before the right input has ended are held until it
+ends, later ones stream straight through. Output order: left rows in input order, each with its
 matches in right input order; right and full joins then emit the unmatched right rows in
 right input order. Watermarks are not forwarded. When an input sends no rows at all, its
 columns are unknown and absent from the output.`,

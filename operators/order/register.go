@@ -1,6 +1,8 @@
 package order
 
 import (
+	"slices"
+
 	"github.com/conveyor-etl/conveyor/flow"
 )
 
@@ -52,6 +54,18 @@ When the input's schema changes between batches, the schemas are unified by colu
 		Check:  checkSort,
 		New:    newSort,
 		Schema: sortSchema,
+		Uses: func(cfg flow.Config, needed []string) []string {
+			if needed == nil {
+				return nil
+			}
+			out := append([]string{}, needed...)
+			for _, c := range cfg.Strings("by") {
+				if !slices.Contains(out, c) {
+					out = append(out, c)
+				}
+			}
+			return out
+		},
 		Examples: []flow.Example{
 			{
 				Title:  "Highest amount first; nulls first in a descending key",
@@ -92,6 +106,7 @@ normally instead of blocking. Watermarks are forwarded.`,
 		},
 		New:    newLimit,
 		Schema: limitSchema,
+		Uses:   func(_ flow.Config, needed []string) []string { return needed },
 		Examples: []flow.Example{
 			{
 				Title:  "First two rows",
