@@ -59,8 +59,9 @@ for float), is rejected — sent to the stage's errors port or the dead-letter o
 the reason, and removed from the output — following the stage's error strategy: under
 on_error = "stop" (the default) it stops the pipeline; set on_error = "continue" to go on.
 
-Documents are not decoded into maps: the path is followed by scanning the text, after
-a validity check (encoding/json.Valid).`,
+Documents are not decoded into maps: each is checked for validity (the grammar of
+RFC 8259, as encoding/json.Valid checks it) and the path is followed by scanning the
+text.`,
 		Params: []flow.Param{
 			{Name: "column", Type: flow.TypeString, Required: true, Doc: "String column holding JSON text."},
 			{Name: "path", Type: flow.TypeString, Required: true, Doc: "Path of the value: \"$.a.b[0].c\" or \"a.b.0.c\"."},
@@ -120,6 +121,7 @@ func jsonOutType(name string) (arrow.DataType, arrow.Metadata) {
 type jsonExtractOp struct {
 	column, output, typ, path string
 	walker                    jsonWalker
+	valid                     jsonValidator
 
 	schema    *arrow.Schema
 	outSchema *arrow.Schema
@@ -207,7 +209,7 @@ func (j *jsonExtractOp) Transform(ctx context.Context, st *flow.Stage, in arrow.
 			continue
 		}
 		doc := view.at(i)
-		if !json.Valid(doc) {
+		if !j.valid.valid(doc) {
 			bad = append(bad, int32(i))
 			reasons = append(reasons, fmt.Errorf("%s: column %q: %w", jsonExtractName, j.column, ErrInvalidJSON))
 			ext.appendNull()

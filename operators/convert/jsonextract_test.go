@@ -309,6 +309,7 @@ func BenchmarkJSONExtract(b *testing.B) {
 	in := build(b, mem, docSchema, rows)
 	defer in.Release()
 	b.ReportAllocs()
+	b.ResetTimer()
 	for range b.N {
 		in.Retain()
 		res, err := run(JSONExtractSpec(), mem, map[string]any{"column": "doc", "path": "$.items[0].sku", "output_column": "sku"}, "", in)
@@ -318,4 +319,42 @@ func BenchmarkJSONExtract(b *testing.B) {
 		res.Release()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(rows)), "ns/row")
+}
+
+func TestJSONValidatorAgreesWithEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 11))
+	var v jsonValidator
+	fixed := []string{"", " ", "{}", "[]", "[1,]", "{\"a\":}", "{\"a\" 1}", "01", "-", "-0", "1.", "1.e5", "1e", "1e+", "0.5E-3",
+		"\"\\u12\"", "\"\\u12ab\"", "\"\\x\"", "\"a\nb\"", "tru", "true ", "nul", "[[[]]]", "[[[]]", "{\"a\":[{\"b\":null}]}", "{,}", "[,1]",
+		"\"unterminated", "{\"a\":1,}", "1 2", "{\"a\":1}{"}
+	check := func(s string) {
+		if got, want := v.valid([]byte(s)), json.Valid([]byte(s)); got != want {
+			t.Fatalf("valid(%q) = %v, encoding/json says %v", s, got, want)
+		}
+	}
+	for _, s := range fixed {
+		check(s)
+	}
+	alphabet := []byte("{}[]\":,-+.eE0123456789 \\utrfalsn\n")
+	for range 20000 {
+		doc, _ := json.Marshal(randomDoc(rng, 0))
+		check(string(doc))
+		// Mutate: replace, insert or delete a byte.
+		b := []byte(string(doc))
+		for range 1 + rng.IntN(3) {
+			if len(b) == 0 {
+				break
+			}
+			k := rng.IntN(len(b))
+			switch rng.IntN(3) {
+			case 0:
+				b[k] = alphabet[rng.IntN(len(alphabet))]
+			case 1:
+				b = append(b[:k], append([]byte{alphabet[rng.IntN(len(alphabet))]}, b[k:]...)...)
+			default:
+				b = append(b[:k], b[k+1:]...)
+			}
+		}
+		check(string(b))
+	}
 }
