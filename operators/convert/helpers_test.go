@@ -64,3 +64,22 @@ func errorRows(res *flow.IsolatedResult) (reasons []string, rows []string) {
 	}
 	return
 }
+
+func TestRegister(t *testing.T) {
+	r := flow.NewRegistry()
+	Register(r)
+	for _, name := range []string{"cast.apply", "json.extract", "chunk.apply"} {
+		spec, ok := r.Lookup(name)
+		if !ok {
+			t.Fatalf("%s not registered", name)
+		}
+		if spec.Summary == "" || spec.Description == "" || spec.Schema == nil {
+			t.Errorf("%s: missing summary, description or Schema", name)
+		}
+		for _, p := range spec.Params {
+			if p.Doc == "" {
+				t.Errorf("%s: %s has no doc", name, p.Name)
+			}
+		}
+	}
+}

@@ -34,6 +34,15 @@ var (
 	ErrDecrypt = errors.New("cannot decrypt")
 )
 
+// ExampleKeyEnv is the environment variable the specs' examples take their
+// key from, and ExampleKey the key they expect in it (32 zero bytes,
+// base64): a test running the examples must set it, e.g.
+// t.Setenv(crypt.ExampleKeyEnv, crypt.ExampleKey).
+const (
+	ExampleKeyEnv = "CONVEYOR_EXAMPLE_KEY"
+	ExampleKey    = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+)
+
 // Register adds encrypt.apply and decrypt.apply to r.
 func Register(r *flow.Registry) {
 	r.Register(EncryptSpec())

@@ -23,11 +23,10 @@ import (
 	"github.com/conveyor-etl/conveyor/operators"
 )
 
-// ExampleKey is the all-zero 32-byte key the specs' examples use.
-const exampleKey = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+const exampleKey = ExampleKey
 
 func TestExamples(t *testing.T) {
-	t.Setenv("CONVEYOR_EXAMPLE_KEY", exampleKey)
+	t.Setenv(ExampleKeyEnv, ExampleKey)
 	spectest.RunAll(t, EncryptSpec())
 	spectest.RunAll(t, DecryptSpec())
 }
@@ -375,5 +374,21 @@ func BenchmarkEncrypt(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/value")
 		})
+	}
+}
+
+func TestRegister(t *testing.T) {
+	r := flow.NewRegistry()
+	Register(r)
+	for _, name := range []string{"encrypt.apply", "decrypt.apply"} {
+		spec, ok := r.Lookup(name)
+		if !ok {
+			t.Fatalf("%s not registered", name)
+		}
+		for _, p := range spec.Params {
+			if p.Doc == "" {
+				t.Errorf("%s: %s has no doc", name, p.Name)
+			}
+		}
 	}
 }

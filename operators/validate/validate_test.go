@@ -382,3 +382,11 @@ func BenchmarkValidate(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(rows)), "ns/row")
 }
+
+func TestRegister(t *testing.T) {
+	r := flow.NewRegistry()
+	Register(r)
+	if _, ok := r.Lookup("validate.schema"); !ok {
+		t.Fatal("not registered")
+	}
+}
