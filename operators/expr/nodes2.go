@@ -244,6 +244,17 @@ func (n *caseNode) eval(c *ctx) (*vec, error) {
 	}
 	n.vs = vals
 	rows := c.n
+	if allScalar {
+		scalarConds := true
+		for _, cn := range n.conds {
+			if _, ok := cn.(*constNode); !ok {
+				scalarConds = false
+			}
+		}
+		if scalarConds {
+			rows = 1
+		}
+	}
 	nb := (rows + 7) / 8
 	n.rem = growBytes(n.rem, bitmapBytes(rows))
 	fillBits(n.rem, 0xFF, len(n.rem))
@@ -279,10 +290,7 @@ func (n *caseNode) eval(c *ctx) (*vec, error) {
 			}
 		}
 	}
-	if allScalar && condScalar {
-		rows = 1
-	}
-	return n.gather(vals, els, idx, rows, allScalar && condScalar), nil
+	return n.gather(vals, els, idx, rows, rows == 1 && allScalar && condScalar), nil
 }
 
 func bitsTrailing(b byte) int {

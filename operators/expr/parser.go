@@ -394,6 +394,9 @@ func (p *parser) parsePrimary() (Node, error) {
 			}
 			return e, p.advance()
 		}
+		if t.text == "!" {
+			return p.parseNot()
+		}
 		return nil, p.errf(t.pos, "unexpected %s, expected a value", p.describe())
 	}
 	// Identifier: keyword, typed literal, call or column.
@@ -405,6 +408,10 @@ func (p *parser) parsePrimary() (Node, error) {
 		return &Literal{Pos: t.pos, Kind: LitBool, Bool: lower == "true"}, p.advance()
 	case "case":
 		return p.parseCase()
+	case "not":
+		// "a = not b": not where a value is expected binds its operand
+		// at comparison level, as PostgreSQL does.
+		return p.parseNot()
 	}
 	if isKeyword(lower) {
 		return nil, p.errf(t.pos, "unexpected keyword %q, expected a value (write `%s` for a column of that name)", lower, t.text)
@@ -526,7 +533,7 @@ func (p *parser) parseCase() (Node, error) {
 		return nil, err
 	}
 	c := &Case{Pos: pos}
-	if !p.isKw("when") {
+	if !p.isKw("when") && !p.isKw("end") && !p.isKw("else") {
 		op, err := p.parseOr()
 		if err != nil {
 			return nil, err
