@@ -579,3 +579,41 @@ func TestStateBytesGrowWithGroups(t *testing.T) {
 		t.Fatalf("state bytes: %d groups -> %d, %d groups -> %d", 2, small, 3000, big)
 	}
 }
+
+// TestDictionaryKeys groups a dictionary-encoded column like its decoded
+// strings, across batches with different dictionaries.
+func TestDictionaryKeys(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int8, ValueType: arrow.BinaryTypes.String}
+	schema := arrow.NewSchema([]arrow.Field{{Name: "c", Type: dt, Nullable: true}, {Name: "v", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	mk := func(vals []string) arrow.RecordBatch {
+		b := array.NewRecordBuilder(mem, schema)
+		defer b.Release()
+		for i, v := range vals {
+			if v == "-" {
+				b.Field(0).AppendNull()
+			} else if err := b.Field(0).(*array.BinaryDictionaryBuilder).AppendString(v); err != nil {
+				t.Fatal(err)
+			}
+			b.Field(1).(*array.Int64Builder).Append(int64(i))
+		}
+		return b.NewRecordBatch()
+	}
+	in := []arrow.RecordBatch{mk([]string{"zürich", "oslo", "-", "zürich"}), mk([]string{"oslo", "bern", "-"})}
+	out, res := run(t, mem, GroupBySpec(), map[string]any{"by": "c", "aggregations": []any{
+		map[string]any{"operation": "count"},
+		map[string]any{"column": "v", "operation": "sum"},
+		map[string]any{"column": "c", "operation": "count_distinct"},
+	}}, 100, in)
+	release(in)
+	defer res.Release()
+	if got := out[0].Schema().Field(0).Type; !arrow.TypeEqual(got, arrow.BinaryTypes.String) {
+		t.Fatalf("key type %s, want string", got)
+	}
+	_, rows := rowsOf(out)
+	want := "[[zürich 2 3 1] [oslo 2 1 1] [<nil> 2 4 0] [bern 1 1 1]]"
+	if got := fmt.Sprint(rows); got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
