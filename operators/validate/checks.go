@@ -65,8 +65,33 @@ func (s *issues) first() int {
 // reports the rows that break it. New kinds of rules (e.g. boolean
 // expressions evaluated to a column) plug in as further checks.
 type check interface {
-	eval(mem memory.Allocator, b arrow.RecordBatch, iss *issues)
+	eval(mem memory.Allocator, b arrow.RecordBatch, iss *issues) error
 }
+
+// predicateCheck is a rule computed as a boolean column over the batch
+// (the hook for validate.schema's `rules`, boolean expressions in the
+// expression language): a row is invalid where the column is false or
+// null, with the reason "<name>: rule failed".
+type predicateCheck struct {
+	name string
+	fn   func(mem memory.Allocator, b arrow.RecordBatch) (*array.Boolean, error)
+}
+
+func (c predicateCheck) eval(mem memory.Allocator, b arrow.RecordBatch, iss *issues) error {
+	res, err := c.fn(mem, b)
+	if err != nil {
+		return fmt.Errorf("rule %q: %w", c.name, err)
+	}
+	defer res.Release()
+	for i := 0; i < res.Len(); i++ {
+		if res.IsNull(i) || !res.Value(i) {
+			iss.add(i, c.name+": rule failed")
+		}
+	}
+	return nil
+}
+
+var _ check = predicateCheck{}
 
 // bound is the rules bound to one schema.
 type bound struct {
@@ -126,8 +151,9 @@ func (r rules) bind(schema *arrow.Schema) (*bound, error) {
 // missingCheck: a required column is absent, so every row fails.
 type missingCheck struct{ reason string }
 
-func (c missingCheck) eval(_ memory.Allocator, _ arrow.RecordBatch, iss *issues) {
+func (c missingCheck) eval(_ memory.Allocator, _ arrow.RecordBatch, iss *issues) error {
 	iss.addAll(c.reason)
+	return nil
 }
 
 // nullCheck: the column's nulls fail.
@@ -136,16 +162,17 @@ type nullCheck struct {
 	reason string
 }
 
-func (c nullCheck) eval(_ memory.Allocator, b arrow.RecordBatch, iss *issues) {
+func (c nullCheck) eval(_ memory.Allocator, b arrow.RecordBatch, iss *issues) error {
 	col := b.Column(c.idx)
 	if col.NullN() == 0 {
-		return
+		return nil
 	}
 	for i := 0; i < col.Len(); i++ {
 		if col.IsNull(i) {
 			iss.add(i, c.reason)
 		}
 	}
+	return nil
 }
 
 // typeCheck: the values must convert to a type as cast.apply converts
@@ -190,7 +217,7 @@ func article(w string) string {
 	return "a " + w
 }
 
-func (c typeCheck) eval(mem memory.Allocator, b arrow.RecordBatch, iss *issues) {
+func (c typeCheck) eval(mem memory.Allocator, b arrow.RecordBatch, iss *issues) error {
 	col := b.Column(c.idx)
 	if c.kernel == nil {
 		for i := 0; i < col.Len(); i++ {
@@ -198,13 +225,14 @@ func (c typeCheck) eval(mem memory.Allocator, b arrow.RecordBatch, iss *issues) 
 				iss.add(i, c.reasonIf(iss, col, i))
 			}
 		}
-		return
+		return nil
 	}
 	out, fails := c.kernel(mem, col)
 	out.Release()
 	for _, i := range fails {
 		iss.add(int(i), c.reasonIf(iss, col, int(i)))
 	}
+	return nil
 }
 
 func (c typeCheck) reasonIf(iss *issues, col arrow.Array, i int) string {
@@ -239,11 +267,11 @@ type dateCheck struct {
 	column string
 }
 
-func (c dateCheck) eval(_ memory.Allocator, b arrow.RecordBatch, iss *issues) {
+func (c dateCheck) eval(_ memory.Allocator, b arrow.RecordBatch, iss *issues) error {
 	col := b.Column(c.idx)
 	switch col.DataType().ID() {
 	case arrow.TIMESTAMP, arrow.DATE32, arrow.DATE64:
-		return
+		return nil
 	case arrow.STRING:
 		a := col.(*array.String)
 		offs := a.ValueOffsets()
@@ -257,13 +285,14 @@ func (c dateCheck) eval(_ memory.Allocator, b arrow.RecordBatch, iss *issues) {
 				}
 			}
 		}
-		return
+		return nil
 	}
 	for i := 0; i < col.Len(); i++ {
 		if col.IsValid(i) {
 			iss.add(i, c.reasonIf(iss, col, i))
 		}
 	}
+	return nil
 }
 
 func (c dateCheck) reasonIf(iss *issues, col arrow.Array, i int) string {

@@ -231,7 +231,9 @@ func (v *validator) Transform(ctx context.Context, st *flow.Stage, in arrow.Reco
 	}
 	iss := newIssues(n, v.onInvalid != onInvalidDrop)
 	for _, c := range v.checks {
-		c.eval(st.Alloc, in, iss)
+		if err := c.eval(st.Alloc, in, iss); err != nil {
+			return nil, fmt.Errorf("%s: %w", stageName, err)
+		}
 	}
 	// Uniqueness last: only rows valid so far claim their values.
 	if len(v.uniq) > 0 {

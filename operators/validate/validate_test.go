@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/conveyor-etl/conveyor/batch"
@@ -388,5 +389,31 @@ func TestRegister(t *testing.T) {
 	Register(r)
 	if _, ok := r.Lookup("validate.schema"); !ok {
 		t.Fatal("not registered")
+	}
+}
+
+func TestPredicateCheckHook(t *testing.T) {
+	mem := newMem(t)
+	in := build(t, mem, testSchema, []map[string]any{{"k": int64(0), "id": int64(5)}, {"k": int64(1), "id": int64(-1)}, {"k": int64(2)}})
+	defer in.Release()
+	c := predicateCheck{name: "positive_id", fn: func(mem memory.Allocator, b arrow.RecordBatch) (*array.Boolean, error) {
+		ids := b.Column(1).(*array.Int64)
+		bb := array.NewBooleanBuilder(mem)
+		defer bb.Release()
+		for i := 0; i < ids.Len(); i++ {
+			if ids.IsNull(i) {
+				bb.AppendNull()
+			} else {
+				bb.Append(ids.Value(i) > 0)
+			}
+		}
+		return bb.NewBooleanArray(), nil
+	}}
+	iss := newIssues(3, true)
+	if err := c.eval(mem, in, iss); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(iss.bad) != "[false true true]" || iss.reasons[1][0] != "positive_id: rule failed" {
+		t.Fatalf("%v %q", iss.bad, iss.reasons)
 	}
 }
