@@ -17,10 +17,8 @@
 //
 // Each operator has an "original" form, compatible with the first Conveyor's
 // pipeline files (filter's column/operator/value, map's expression and
-// output_column), and reserves the parameters of the expression-language
-// form (filter's expr, map's columns), which the operators/expr package will
-// implement. Until then, a stage configured with the expression form fails
-// to build with [ErrNeedsExpressionLanguage].
+// output_column), and an expression-language form (filter's expr, map's
+// columns) compiled by the operators/expr package into vectorized programs.
 //
 // The package registers its stages with [Register]; nothing registers itself
 // from init.

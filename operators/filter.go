@@ -45,7 +45,7 @@ func (o cmpOp) String() string { return cmpOpText[o] }
 // selector writes one bit per row of b into out (1 = keep the row). Rows
 // whose compared value is null must get 0. out has room for b.NumRows()
 // bits; bits past the last row are ignored.
-type selector func(b arrow.RecordBatch, out []byte)
+type selector func(mem memory.Allocator, b arrow.RecordBatch, out []byte) error
 
 // predicateBinder binds a filter's condition to a schema. The original form
 // (column/operator/value) is one binder; the expression language provides
@@ -63,7 +63,7 @@ type filterOp struct {
 
 func newFilter(cfg flow.Config, env flow.BuildEnv) (any, error) {
 	if cfg.Has("expr") {
-		return nil, fmt.Errorf("%s: expr: %w", filterName, ErrNeedsExpressionLanguage)
+		return newExprFilter(cfg, env)
 	}
 	op, ok := filterOperators[cfg.Str("operator")]
 	if !ok {
@@ -92,7 +92,9 @@ func (f *filterOp) Transform(ctx context.Context, st *flow.Stage, in arrow.Recor
 	defer buf.Release()
 	buf.Resize(int(bitutil.BytesForBits(int64(n))))
 	bits := buf.Bytes()
-	f.sel(in, bits)
+	if err := f.sel(st.Alloc, in, bits); err != nil {
+		return nil, fmt.Errorf("%s: %w", filterName, err)
+	}
 	switch bitutil.CountSetBits(bits, 0, n) {
 	case n:
 		in.Retain()

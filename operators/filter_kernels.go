@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 )
 
@@ -32,12 +33,13 @@ func (c comparison) bind(schema *arrow.Schema) (selector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: column %q (%s): %w", filterName, c.column, schema.Field(idx).Type, err)
 	}
-	return func(b arrow.RecordBatch, out []byte) {
+	return func(_ memory.Allocator, b arrow.RecordBatch, out []byte) error {
 		arr := b.Column(idx)
 		k(arr, out)
 		if arr.NullN() > 0 {
 			andValidity(out, arr.NullBitmapBytes(), arr.Data().Offset(), arr.Len())
 		}
+		return nil
 	}, nil
 }
 

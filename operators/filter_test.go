@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/operators/expr"
 )
 
 var tsUnit = &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}
@@ -305,7 +306,10 @@ func TestFilterErrors(t *testing.T) {
 		{"ordering a bool", map[string]any{"column": "b", "operator": ">", "value": true}, ErrTypeMismatch, []string{`column "b"`}},
 		{"bad timestamp", map[string]any{"column": "ts", "operator": ">", "value": "yesterday"}, ErrTypeMismatch, []string{`column "ts"`, "RFC 3339"}},
 		{"in with a string for ints", map[string]any{"column": "i64", "operator": "in", "value": []any{int64(1), "x"}}, ErrTypeMismatch, []string{`column "i64"`}},
-		{"expr form", map[string]any{"expr": "amount > 1"}, ErrNeedsExpressionLanguage, []string{"expr"}},
+		{"expr: unknown column", map[string]any{"expr": "amount > 1"}, expr.ErrUnknownColumn, []string{"expr", `unknown column "amount"`}},
+		{"expr: not a condition", map[string]any{"expr": "i64 + 1"}, ErrTypeMismatch, []string{"not true/false"}},
+		{"expr: syntax", map[string]any{"expr": "i64 >"}, expr.ErrSyntax, []string{"column 6"}},
+		{"expr: string vs int", map[string]any{"expr": "s > 1"}, expr.ErrType, []string{"cannot compare string with int"}},
 		{"expr and column", map[string]any{"expr": "amount > 1", "column": "i64"}, flow.ErrInvalidPipeline, []string{"not both"}},
 		{"missing value", map[string]any{"column": "i64", "operator": ">"}, flow.ErrInvalidPipeline, []string{`"value"`}},
 		{"in without list", map[string]any{"column": "i64", "operator": "in", "value": int64(1)}, flow.ErrInvalidPipeline, []string{"needs a list"}},

@@ -24,10 +24,6 @@ var (
 	ErrUnsupportedType = errors.New("unsupported column type")
 	// ErrInvalidExpression means map.apply's expression does not parse.
 	ErrInvalidExpression = errors.New("invalid expression")
-	// ErrNeedsExpressionLanguage is returned when a stage is configured
-	// with the expression-language form (filter's expr, map's columns),
-	// which this build does not provide yet.
-	ErrNeedsExpressionLanguage = errors.New("the expression form needs the expression language (operators/expr), which is not available in this build")
 	// ErrDuplicateColumn means an operator would produce two columns with
 	// the same name (e.g. a rename onto an existing column).
 	ErrDuplicateColumn = errors.New("duplicate column")

@@ -168,7 +168,7 @@ type mapOp struct {
 
 func newMap(cfg flow.Config, env flow.BuildEnv) (any, error) {
 	if cfg.Has("columns") {
-		return nil, fmt.Errorf("%s: columns: %w", mapName, ErrNeedsExpressionLanguage)
+		return newExprMap(cfg, env)
 	}
 	a, err := parseArith(cfg.Str("expression"))
 	if err != nil {

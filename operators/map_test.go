@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/operators/expr"
 )
 
 var numSchema = arrow.NewSchema([]arrow.Field{
@@ -276,7 +277,8 @@ func TestMapErrors(t *testing.T) {
 		{"empty", map[string]any{"expression": "", "output_column": "c"}, flow.ErrInvalidPipeline, []string{"expected a column"}},
 		{"unterminated quote", map[string]any{"expression": `"a * b`, "output_column": "c"}, flow.ErrInvalidPipeline, []string{"unterminated"}},
 		{"missing output", map[string]any{"expression": "a * b"}, flow.ErrInvalidPipeline, []string{`"output_column"`}},
-		{"columns form", map[string]any{"columns": map[string]any{"c": "a * b"}}, ErrNeedsExpressionLanguage, []string{"columns"}},
+		{"columns: unknown column", map[string]any{"columns": map[string]any{"c": "a * bb"}}, expr.ErrUnknownColumn, []string{"columns.c", `unknown column "bb"`}},
+		{"columns: syntax", map[string]any{"columns": map[string]any{"c": "a * (b"}}, expr.ErrSyntax, []string{"columns.c"}},
 		{"both forms", map[string]any{"columns": map[string]any{"c": "a"}, "expression": "a", "output_column": "c"}, flow.ErrInvalidPipeline, []string{"not both"}},
 	}
 	for _, c := range cases {

@@ -79,6 +79,10 @@ func filterSchema(cfg flow.Config, env flow.BuildEnv, in []*arrow.Schema) (*arro
 		return nil, keyFor(cfg, err, keys...)
 	}
 	if _, err := op.(*filterOp).bind(in[0]); err != nil {
+		var pe *flow.ParamError
+		if errors.As(err, &pe) {
+			return nil, err
+		}
 		var uc *UnknownColumnError
 		if errors.As(err, &uc) && !cfg.Has("expr") {
 			return nil, &flow.ParamError{Key: "column", Err: err}
@@ -104,11 +108,19 @@ func mapSchema(cfg flow.Config, env flow.BuildEnv, in []*arrow.Schema) (*arrow.S
 	if err != nil {
 		return nil, keyFor(cfg, err, "columns", "expression")
 	}
-	m := op.(*mapOp)
-	if err := m.rebind(in[0]); err != nil {
-		return nil, keyFor(cfg, err, "columns", "expression")
+	switch m := op.(type) {
+	case *exprMapOp:
+		if err := m.rebind(in[0]); err != nil {
+			return nil, err
+		}
+		return m.outSchema, nil
+	case *mapOp:
+		if err := m.rebind(in[0]); err != nil {
+			return nil, keyFor(cfg, err, "expression")
+		}
+		return m.outSchema, nil
 	}
-	return m.outSchema, nil
+	return nil, nil
 }
 
 func mapUses(cfg flow.Config, needed []string) []string {
@@ -184,9 +196,4 @@ func selectUses(cfg flow.Config, needed []string) []string {
 		out = append(out, c)
 	}
 	return union(union(out, cfg.Strings("drop")...), cfg.SortedKeys("rename")...)
-}
-
-// exprColumns returns the columns an expression-language text reads.
-func exprColumns(src string) ([]string, error) {
-	return nil, ErrNeedsExpressionLanguage
 }

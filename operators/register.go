@@ -37,14 +37,18 @@ NaN follows IEEE 754: it fails every comparison except "!=".
 When every row passes, the input batch is passed through unchanged (no copy); when no
 row passes, nothing is emitted.
 
-The expression form (expr = "amount >= 1000 and country == 'US'") needs the expression
-language; exactly one of expr or column/operator/value must be given.`,
+The expression form takes a condition in the expression language (docs/expressions.md):
+expr = "amount >= 1000 and country in ('US', 'CA')". It is compiled once per input schema
+into a vectorized program; an unknown column, a type error (comparing a string with an int)
+or a condition that is not true/false is reported by ` + "`conveyor validate`" + `, pointing at
+the column in the expression. Rows where the condition is null are dropped (SQL WHERE).
+Exactly one of expr or column/operator/value must be given.`,
 		Params: []flow.Param{
 			{Name: "column", Type: flow.TypeString, Doc: "Column to test."},
 			{Name: "operator", Type: flow.TypeString, Allowed: []string{"==", "=", "!=", "<>", ">", ">=", "<", "<=", "contains", "in"},
 				Doc: "Comparison: == (or =), != (or <>), >, >=, <, <=, contains (substring, strings only), in (value is a list)."},
 			{Name: "value", Type: flow.TypeAny, Doc: "Constant compared with the column: a number, string, bool, date-time (RFC 3339 string or TOML date-time), or a list for `in`."},
-			{Name: "expr", Type: flow.TypeString, Doc: "Condition in the expression language, instead of column/operator/value (requires the expression language)."},
+			{Name: "expr", Type: flow.TypeString, Doc: "Condition in the expression language, instead of column/operator/value."},
 		},
 		Check:  checkFilter,
 		New:    newFilter,
@@ -69,6 +73,12 @@ language; exactly one of expr or column/operator/value must be given.`,
 				Input:  "{\"email\":\"ann@example.com\"}\n{\"email\":\"bob@test.org\"}\n",
 				Output: "{\"email\":\"ann@example.com\"}\n",
 			},
+			{
+				Title:  "An expression: large orders from North America, or any VIP",
+				Config: "expr = \"(amount >= 1000 and country in ('US', 'CA')) or lower(tier) = 'vip'\"\n",
+				Input:  "{\"amount\":1500,\"country\":\"US\",\"tier\":null}\n{\"amount\":1500,\"country\":\"FR\",\"tier\":\"basic\"}\n{\"amount\":20,\"country\":\"FR\",\"tier\":\"VIP\"}\n{\"amount\":null,\"country\":\"CA\",\"tier\":null}\n",
+				Output: "{\"amount\":1500,\"country\":\"US\",\"tier\":null}\n{\"amount\":20,\"country\":\"FR\",\"tier\":\"VIP\"}\n",
+			},
 		},
 	}
 }
@@ -80,7 +90,7 @@ func MapSpec() *flow.Spec {
 		Kind:    flow.KindTransform,
 		Aliases: []string{"transform.map"},
 		Tags:    []string{"relational", "vectorized"},
-		Summary: "Compute a column from one arithmetic operation.",
+		Summary: "Compute columns: one arithmetic operation, or expressions.",
 		Description: `The original form computes output_column from expression, which is one operation
 "<operand> <op> <operand>" with op one of + - * / %, or a single operand (a copy).
 Operands are column names (letters, digits, _ and .; quote other names with double
@@ -95,12 +105,17 @@ int64 range wrap in integer arithmetic.
 The output column is appended, or replaces (in place) a column of the same name; the
 other columns are shared with the input, not copied.
 
-The table form (columns = { total = "price * qty", ... }) needs the expression
-language; exactly one of columns or expression/output_column must be given.`,
+The table form computes several columns with the expression language (docs/expressions.md):
+[stages.config.columns] total = "price * qty * (1 + tax)", label = "upper(country)". Entries
+are evaluated in file order, each over the input plus the entries above it (so an entry may
+use a column defined before it); each adds a column at the end, or replaces the column of the
+same name in place. The types follow the language's rules (int arithmetic overflowing gives
+null, division by zero gives null). Exactly one of columns or expression/output_column must
+be given.`,
 		Params: []flow.Param{
 			{Name: "expression", Type: flow.TypeString, Doc: "One operation such as \"price * qty\", or a single column or number."},
 			{Name: "output_column", Type: flow.TypeString, Doc: "Name of the computed column (replaced in place if it exists)."},
-			{Name: "columns", Type: flow.TypeTable, Doc: "Table of name → expression in the expression language, instead of expression/output_column (requires the expression language)."},
+			{Name: "columns", Type: flow.TypeTable, Doc: "Table of name → expression in the expression language (evaluated in order), instead of expression/output_column."},
 		},
 		Check:  checkMap,
 		New:    newMap,
@@ -124,6 +139,12 @@ language; exactly one of columns or expression/output_column must be given.`,
 				Config: "expression = \"clicks + 1\"\noutput_column = \"clicks\"\n",
 				Input:  "{\"clicks\":1,\"page\":\"a\"}\n{\"clicks\":41,\"page\":\"b\"}\n",
 				Output: "{\"clicks\":2,\"page\":\"a\"}\n{\"clicks\":42,\"page\":\"b\"}\n",
+			},
+			{
+				Title:  "Several expressions, the second using the first",
+				Config: "[columns]\ntotal = \"price * qty * (1 + tax)\"\nsize = \"case when total >= 100 then 'large' else 'small' end\"\ncountry = \"upper(trim(country))\"\n",
+				Input:  "{\"price\":20,\"qty\":5,\"tax\":0.5,\"country\":\" fr \"}\n{\"price\":2,\"qty\":null,\"tax\":0,\"country\":\"us\"}\n",
+				Output: "{\"price\":20,\"qty\":5,\"tax\":0.5,\"country\":\"FR\",\"total\":150,\"size\":\"large\"}\n{\"price\":2,\"qty\":null,\"tax\":0,\"country\":\"US\",\"total\":null,\"size\":\"small\"}\n",
 			},
 		},
 	}

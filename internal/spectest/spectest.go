@@ -40,8 +40,18 @@ func Run(t *testing.T, spec *flow.Spec, ex flow.Example) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	raw := map[string]any{}
-	if _, err := toml.Decode(ex.Config, &raw); err != nil {
+	md, err := toml.Decode(ex.Config, &raw)
+	if err != nil {
 		t.Fatalf("example config is not TOML: %v", err)
+	}
+	// Keep the file order of sub-tables, as a pipeline file does.
+	for _, k := range md.Keys() {
+		if len(k) == 2 {
+			if _, ok := raw[k[0]].(map[string]any); ok {
+				order, _ := raw[k[0]+"\x00order"].([]string)
+				raw[k[0]+"\x00order"] = append(order, k[1])
+			}
+		}
 	}
 	dir := t.TempDir()
 	for name, content := range ex.Files {
