@@ -67,8 +67,8 @@ type exprMapOp struct {
 	outSchema *arrow.Schema
 	progs     []*expr.Program
 	inputs    []*arrow.Schema // the schema each program reads
-	slots     []int // output column index of each entry
-	width     int   // number of output columns
+	slots     []int           // output column index of each entry
+	width     int             // number of output columns
 }
 
 func newExprMap(cfg flow.Config, env flow.BuildEnv) (any, error) {
@@ -166,4 +166,3 @@ func (m *exprMapOp) Transform(ctx context.Context, st *flow.Stage, in arrow.Reco
 	}
 	return cur, nil
 }
-
