@@ -68,7 +68,7 @@ input.
 				Output: "{\"id\":1,\"ssn\":null}\n",
 			},
 			{
-				Title:  "Several columns with ChaCha20-Poly1305 (empty input)",
+				Title:  "Several columns with ChaCha20-Poly1305: nulls stay null",
 				Config: "columns = [\"email\", \"phone\"]\nalgorithm = \"chacha20-poly1305\"\nkey_env = \"CONVEYOR_EXAMPLE_KEY\"\n",
 				Input:  "{\"email\":null,\"phone\":null}\n",
 				Output: "{\"email\":null,\"phone\":null}\n",
