@@ -342,7 +342,12 @@ func (n *cmpNode) bits(a, b *vec, out []byte, rows int) {
 		}
 	case String:
 		if b.scalar {
-			cmpStrVS(op, a.off, a.data, unsafeString(b.str(0)), out, rows)
+			c := unsafeString(b.str(0))
+			if sc, ok := makeShort(c); ok && (op == opEq || op == opNe) {
+				eqShortBits(a.off, a.data, c, sc, out, rows, op == opNe)
+				return
+			}
+			cmpStrVS(op, a.off, a.data, c, out, rows)
 		} else {
 			cmpStrVV(op, a.off, a.data, b.off, b.data, out, rows)
 		}

@@ -48,10 +48,11 @@ func (n *castNode) eval(c *ctx) (*vec, error) {
 		o.i = a.i
 	case intLike(n.from) && n.to == Float:
 		b.f = growFloats(b.f, rows)
-		for k, v := range a.i[:rows] {
-			b.f[k] = float64(v)
+		dst, src := b.f[:rows], a.i[:rows]
+		for k, v := range src {
+			dst[k] = float64(v)
 		}
-		o.f = b.f
+		o.f = dst
 	case n.from == Float && intLike(n.to):
 		b.i = growInts(b.i, rows)
 		for k, v := range a.f[:rows] {
@@ -391,7 +392,8 @@ type inNode struct {
 	fset    map[float64]struct{}
 	strs    []string
 	strSet  map[string]struct{}
-	bools   [2]bool // bools[0]: false is in the list, bools[1]: true
+	short   []shortStr // the strings as words, when all are short
+	bools   [2]bool    // bools[0]: false is in the list, bools[1]: true
 	out     vec
 	buf     bufs
 }
@@ -427,6 +429,16 @@ func newInNode(x node, t Type, elems []node, not bool) *inNode {
 		n.fset = map[float64]struct{}{}
 		for _, v := range n.floats {
 			n.fset[v] = struct{}{}
+		}
+	}
+	if len(n.strs) <= smallSet {
+		for _, v := range n.strs {
+			sc, ok := makeShort(v)
+			if !ok {
+				n.short = nil
+				break
+			}
+			n.short = append(n.short, sc)
 		}
 	}
 	if len(n.strs) > smallSet {
@@ -466,6 +478,10 @@ func (n *inNode) found(a *vec, out []byte, rows int) {
 		}
 	case String:
 		off, data := a.off, a.data
+		if n.short != nil {
+			inShortBits(off, data, n.short, n.strs, out, rows)
+			return
+		}
 		for k := 0; k < rows; k++ {
 			s := data[off[k]:off[k+1]]
 			hit := false

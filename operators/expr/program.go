@@ -116,11 +116,54 @@ func (p *Program) Eval(mem memory.Allocator, b arrow.RecordBatch) (arrow.Array, 
 	if err != nil {
 		return nil, err
 	}
+	if a, ok := p.root.(*arithNode); ok && c.n > 0 {
+		return p.evalInto(mem, c, a)
+	}
 	v, err := p.root.eval(c)
 	if err != nil {
 		return nil, err
 	}
 	return toArray(mem, p.t, v, c.n), nil
+}
+
+// evalInto evaluates an arithmetic root directly into the result buffer
+// (saving the copy from scratch).
+func (p *Program) evalInto(mem memory.Allocator, c *ctx, a *arithNode) (arrow.Array, error) {
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize(c.n * 8)
+	savedI, savedF := a.buf.i, a.buf.f
+	if a.float {
+		a.buf.f = arrow.Float64Traits.CastFromBytes(buf.Bytes())
+	} else {
+		a.buf.i = arrow.Int64Traits.CastFromBytes(buf.Bytes())
+	}
+	v, err := a.eval(c)
+	a.buf.i, a.buf.f = savedI, savedF
+	if err != nil {
+		buf.Release()
+		return nil, err
+	}
+	if v.scalar || (a.float && &v.f[0] != &arrow.Float64Traits.CastFromBytes(buf.Bytes())[0]) ||
+		(!a.float && &v.i[0] != &arrow.Int64Traits.CastFromBytes(buf.Bytes())[0]) {
+		buf.Release()
+		return toArray(mem, p.t, v, c.n), nil
+	}
+	var validBuf *memory.Buffer
+	nulls := 0
+	if v.valid != nil {
+		if nulls = c.n - countBits(v.valid, c.n); nulls > 0 {
+			validBuf = memory.NewResizableBuffer(mem)
+			validBuf.Resize((c.n + 7) / 8)
+			copy(validBuf.Bytes(), v.valid[:(c.n+7)/8])
+		}
+	}
+	d := array.NewData(p.t.Arrow(), c.n, []*memory.Buffer{validBuf, buf}, nil, nulls, 0)
+	buf.Release()
+	if validBuf != nil {
+		validBuf.Release()
+	}
+	defer d.Release()
+	return array.MakeFromData(d), nil
 }
 
 // Select sets bit i of out (LSB order, like an Arrow bitmap) iff the
