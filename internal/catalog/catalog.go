@@ -12,9 +12,13 @@ import (
 	"github.com/conveyor-etl/conveyor/connectors/stdio"
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/operators"
+	"github.com/conveyor-etl/conveyor/operators/aggregate"
+	"github.com/conveyor-etl/conveyor/operators/convert"
+	"github.com/conveyor-etl/conveyor/operators/crypt"
 	"github.com/conveyor-etl/conveyor/operators/join"
 	"github.com/conveyor-etl/conveyor/operators/order"
 	"github.com/conveyor-etl/conveyor/operators/subpipeline"
+	"github.com/conveyor-etl/conveyor/operators/validate"
 )
 
 // Registry returns a new registry holding every built-in stage, with the
@@ -41,6 +45,10 @@ func RegistryWith(s stdio.Streams) *flow.Registry {
 	operators.Register(r)
 	order.Register(r)
 	join.Register(r)
+	aggregate.Register(r)
+	convert.Register(r)
+	crypt.Register(r)
+	validate.Register(r)
 	subpipeline.Register(r) // last: its inner pipelines see every stage
 	return r
 }

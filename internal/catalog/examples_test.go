@@ -8,6 +8,7 @@ import (
 	"github.com/conveyor-etl/conveyor/connectors/stdio"
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/internal/spectest"
+	"github.com/conveyor-etl/conveyor/operators/crypt"
 	"github.com/conveyor-etl/conveyor/operators/subpipeline"
 )
 
@@ -15,6 +16,7 @@ import (
 // spectest.Run for what is checked) and requires each stage to document
 // itself: a summary, a description, a doc line per parameter, an example.
 func TestEverySpecExample(t *testing.T) {
+	t.Setenv(crypt.ExampleKeyEnv, crypt.ExampleKey) // encrypt/decrypt examples
 	for _, spec := range Registry().Specs() {
 		if spec.Summary == "" || spec.Description == "" {
 			t.Errorf("%s lacks a summary or description", spec.Name)
