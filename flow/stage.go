@@ -298,6 +298,15 @@ func (s *Stage) Reject(ctx context.Context, r Rejection) error {
 	if s.strategy == StrategyStop {
 		return &RowError{Stage: s.ID, Source: r.Source, Err: r.Err}
 	}
+	return s.DeadLetter(ctx, r)
+}
+
+// DeadLetter sends a rejected row to the errors port or the dead-letter
+// output whatever the stage's error strategy: for stages whose own
+// configuration asks for it (validate.schema's on_invalid = "dead_letter",
+// cast.apply's on_fail = "dead_letter"), where the user chose to keep
+// going past bad rows.
+func (s *Stage) DeadLetter(ctx context.Context, r Rejection) error {
 	s.metrics.Rejected.Add(1)
 	s.pending = append(s.pending, r)
 	if len(s.pending) >= rejectFlushRows {

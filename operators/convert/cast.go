@@ -59,9 +59,8 @@ Nulls stay null and never fail. When a cell cannot be converted, on_fail decides
   null             the cell becomes null;
   dead_letter      the row is rejected — sent to the stage's errors port or the
                    dead-letter output with the reasons (column, value, type), and removed
-                   from the output. Rejection follows the stage's error strategy: under
-                   on_error = "stop" (the default) the first rejected row stops the
-                   pipeline, so set on_error = "continue" to keep going.`,
+                   from the output; the run goes on whatever the error strategy
+                   (asking for dead_letter is asking to keep going).`,
 		Params: []flow.Param{
 			{Name: "types", Type: flow.TypeTable, Required: true,
 				Doc: "Table of column → type name (int, float, bool, string, timestamp, date, int32, float32, ...)."},
@@ -255,7 +254,7 @@ func (c *castOp) Transform(ctx context.Context, st *flow.Stage, in arrow.RecordB
 		return nil, fmt.Errorf("%s: %w", castName, err)
 	}
 	for _, i := range drop {
-		err := st.Reject(ctx, flow.Rejection{
+		err := st.DeadLetter(ctx, flow.Rejection{
 			Err:    fmt.Errorf("%s: %w", castName, reasonFor(failRows[i])),
 			Source: fmt.Sprintf("row %d", c.row+int64(i)),
 			Row:    batch.Row(in, int(i)),

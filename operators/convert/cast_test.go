@@ -409,11 +409,20 @@ func TestCastOnFailError(t *testing.T) {
 }
 
 func TestCastDeadLetterUnderStop(t *testing.T) {
+	// on_fail = "dead_letter" keeps going even under on_error = "stop".
 	mem := newMem(t)
 	rows := []map[string]any{{"id": int64(0), "s": "1"}, {"id": int64(1), "s": "nope"}}
-	_, err := run(CastSpec(), mem, map[string]any{"types": map[string]any{"s": "int"}, "on_fail": "dead_letter"}, "", build(t, mem, textSchema, rows))
-	if !errors.Is(err, flow.ErrRowRejected) || !strings.Contains(err.Error(), `"nope"`) {
-		t.Fatalf("err = %v", err)
+	res, err := run(CastSpec(), mem, map[string]any{"types": map[string]any{"s": "int"}, "on_fail": "dead_letter"}, "", build(t, mem, textSchema, rows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	errs := res.Ports[flow.PortErrors]
+	if len(errs) != 1 || errs[0].NumRows() != 1 || !strings.Contains(batch.ToNDJSON(errs...), `nope`) {
+		t.Fatalf("rejections %v", batch.ToNDJSON(errs...))
+	}
+	if n := outRows(res); n != 1 {
+		t.Errorf("%d rows out, want 1", n)
 	}
 }
 
@@ -513,4 +522,12 @@ func BenchmarkCastStringToInt(b *testing.B) {
 		out.Release()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/row")
+}
+
+func outRows(res *flow.IsolatedResult) int64 {
+	var n int64
+	for _, b := range res.Output {
+		n += b.NumRows()
+	}
+	return n
 }

@@ -74,9 +74,8 @@ on_invalid decides what happens to invalid rows:
   drop            invalid rows are removed; their count is logged at the end of input;
   dead_letter     each invalid row is rejected with all its reasons joined by "; " — sent
                   to the stage's errors port or the dead-letter output, and removed from the
-                  output. Rejection follows the stage's error strategy: under on_error =
-                  "stop" (the default) the first invalid row stops the pipeline, so set
-                  on_error = "continue" to collect them all.
+                  output; the run goes on whatever the error strategy (asking for
+                  dead_letter is asking to keep going).
 Valid rows pass unchanged, in input order; when every row of a batch is valid the batch
 is passed through without copying.`,
 		Params: []flow.Param{
@@ -274,7 +273,7 @@ func (v *validator) Transform(ctx context.Context, st *flow.Stage, in arrow.Reco
 	}
 	if v.onInvalid == onInvalidDeadLetter {
 		for _, i := range drop {
-			err := st.Reject(ctx, flow.Rejection{
+			err := st.DeadLetter(ctx, flow.Rejection{
 				Err:    fmt.Errorf("%s: %w: %s", stageName, ErrInvalidRow, strings.Join(iss.reasons[i], "; ")),
 				Source: fmt.Sprintf("row %d", v.row+int64(i)),
 				Row:    batch.Row(in, int(i)),
