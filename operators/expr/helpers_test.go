@@ -136,7 +136,20 @@ func evalValues(t testing.TB, mem memory.Allocator, src string, b arrow.RecordBa
 	if !arrow.TypeEqual(arr.DataType(), p.Type()) {
 		t.Fatalf("%s: array type %s, program type %s", src, arr.DataType(), p.Type())
 	}
-	return arrayValues(arr), p.Type()
+	vals := arrayValues(arr)
+	if p.ResultType() == Bool || p.ResultType() == Null {
+		// Select must agree with Eval: bit set exactly where the value is true.
+		bits := make([]byte, (len(vals)+7)/8)
+		if err := p.Select(mem, b, bits); err != nil {
+			t.Fatalf("%s: Select: %v", src, err)
+		}
+		for k, v := range vals {
+			if getBit(bits, k) != (v == true) {
+				t.Errorf("%s: Select row %d = %v, Eval gives %v", src, k, getBit(bits, k), v)
+			}
+		}
+	}
+	return vals, p.Type()
 }
 
 func sha256Hex(s string) string {
