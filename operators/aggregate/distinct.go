@@ -49,6 +49,18 @@ kept rows (compacted as the input goes), proportional to the number of distinct 
 			}
 			return d, nil
 		},
+		Uses: func(cfg flow.Config, needed []string) []string {
+			if needed == nil || !cfg.Has("subset") {
+				return nil // every column is part of the key
+			}
+			out := append([]string{}, needed...)
+			for _, c := range cfg.Strings("subset") {
+				if !contains(out, c) {
+					out = append(out, c)
+				}
+			}
+			return out
+		},
 		Schema: func(cfg flow.Config, env flow.BuildEnv, inputs []*arrow.Schema) (*arrow.Schema, error) {
 			var subset []string
 			if cfg.Has("subset") {

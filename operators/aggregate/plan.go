@@ -170,3 +170,25 @@ func bind(stage string, by []string, aggs []aggSpec, aggKey string, schema *arro
 	p.out = arrow.NewSchema(fields, nil)
 	return p, nil
 }
+
+// usesColumns is groupby's and reduce's Spec.Uses: the key columns and
+// the aggregated columns, whatever the consumers need (the output has no
+// other column). A config that does not parse needs everything.
+func usesColumns(stage string, by []string) func(cfg flow.Config, needed []string) []string {
+	return func(cfg flow.Config, needed []string) []string {
+		aggs, errs := parseAggs(stage, cfg)
+		if len(errs) > 0 {
+			return nil
+		}
+		out := append([]string{}, by...)
+		if by == nil {
+			out = append(out, cfg.Strings("by")...)
+		}
+		for _, a := range aggs {
+			if a.column != "" && !contains(out, a.column) {
+				out = append(out, a.column)
+			}
+		}
+		return out
+	}
+}

@@ -85,6 +85,7 @@ memory in the run summary.`,
 			}
 			return newHashAgg(groupbyName, "aggregations", cfg.Strings("by"), aggs, env), nil
 		},
+		Uses: usesColumns(groupbyName, nil),
 		Schema: func(cfg flow.Config, env flow.BuildEnv, inputs []*arrow.Schema) (*arrow.Schema, error) {
 			aggs, errs := parseAggs(groupbyName, cfg)
 			if len(errs) > 0 {
@@ -179,6 +180,7 @@ no column type, was ever seen).`,
 			}
 			return newHashAgg(reduceName, reduceAggKey(cfg), nil, aggs, env), nil
 		},
+		Uses: usesColumns(reduceName, []string{}),
 		Schema: func(cfg flow.Config, env flow.BuildEnv, inputs []*arrow.Schema) (*arrow.Schema, error) {
 			aggs, errs := parseAggs(reduceName, cfg)
 			if len(errs) > 0 {
