@@ -11,7 +11,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/conveyor-etl/conveyor/batch"
+	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/operators/convert"
+	"github.com/conveyor-etl/conveyor/operators/expr"
 )
 
 // issues collects the failures of one batch: which rows are invalid (a
@@ -137,6 +139,31 @@ func (r rules) bind(schema *arrow.Schema) (*bound, error) {
 			return nil, err
 		}
 		b.checks = append(b.checks, dateCheck{idx: idx, column: c})
+	}
+	for _, x := range r.exprs {
+		p, err := expr.CompileExpr(x.e, schema)
+		if err != nil {
+			return nil, &flow.ParamError{Key: "rules", Err: fmt.Errorf("%s: rules.%s: %w", stageName, x.name, err)}
+		}
+		if id := p.Type().ID(); id != arrow.BOOL && id != arrow.NULL {
+			return nil, &flow.ParamError{Key: "rules", Err: fmt.Errorf("%s: rules.%s: %q is not a condition (true/false): it gives %s", stageName, x.name, x.e.String(), p.Type())}
+		}
+		b.checks = append(b.checks, predicateCheck{name: x.name, fn: func(mem memory.Allocator, b arrow.RecordBatch) (*array.Boolean, error) {
+			arr, err := p.Eval(mem, b)
+			if err != nil {
+				return nil, err
+			}
+			if bl, ok := arr.(*array.Boolean); ok {
+				return bl, nil
+			}
+			// A null-typed result: every row fails.
+			n := arr.Len()
+			arr.Release()
+			bb := array.NewBooleanBuilder(mem)
+			defer bb.Release()
+			bb.AppendNulls(n)
+			return bb.NewBooleanArray(), nil
+		}})
 	}
 	for _, c := range r.unique {
 		idx, err := columnIndex(schema, "unique", c)

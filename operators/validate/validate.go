@@ -16,6 +16,7 @@ import (
 	"github.com/conveyor-etl/conveyor/batch"
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/operators"
+	"github.com/conveyor-etl/conveyor/operators/expr"
 )
 
 const stageName = "validate.schema"
@@ -65,6 +66,12 @@ invalid, with one reason per broken rule, written "column: reason":
                    dropped for another reason does not claim its value. The values seen
                    are kept in memory (reported as the stage's peak memory).
 
+  rules            table rule name → condition in the expression language
+                   (docs/expressions.md), e.g. positive = "amount > 0", window =
+                   "ends_at >= starts_at". A row where the condition is false or null is
+                   invalid ("positive: rule failed"). Conditions are type-checked before
+                   the run, like filter.apply's expr.
+
 A column named in field_types, date_fields or unique must exist in the input (an
 unknown name is an error before the run, suggesting the nearest column).
 
@@ -84,6 +91,7 @@ is passed through without copying.`,
 			{Name: "non_nullable", Type: flow.TypeStringOrList, Doc: "Columns whose values must not be null."},
 			{Name: "unique", Type: flow.TypeStringOrList, Doc: "Columns whose values must not repeat across the stream (each column on its own)."},
 			{Name: "date_fields", Type: flow.TypeStringOrList, Doc: "Columns whose values must be dates or timestamps (RFC 3339 or YYYY-MM-DD text)."},
+			{Name: "rules", Type: flow.TypeTable, Doc: "Table of rule name → condition in the expression language; a row where it is false or null is invalid (\"name: rule failed\")."},
 			{Name: "on_invalid", Type: flow.TypeString, Default: onInvalidFail, Allowed: []string{onInvalidFail, onInvalidDrop, onInvalidDeadLetter},
 				Doc: "fail (stop at the first invalid row), drop (remove and count) or dead_letter (reject with the reasons)."},
 		},
@@ -109,6 +117,12 @@ is passed through without copying.`,
 				Input:  "{\"name\":\"Zoë\",\"score\":1}\n{\"name\":\"Li\",\"score\":2.5}\n",
 				Output: "{\"name\":\"Zoë\",\"score\":1}\n{\"name\":\"Li\",\"score\":2.5}\n",
 			},
+			{
+				Title:  "Rules as expressions",
+				Config: "rules = { positive = \"amount > 0\", ordered = \"ends >= starts\" }\non_invalid = \"drop\"\n",
+				Input:  "{\"amount\":5,\"starts\":1,\"ends\":2}\n{\"amount\":-1,\"starts\":1,\"ends\":2}\n{\"amount\":3,\"starts\":4,\"ends\":2}\n{\"amount\":null,\"starts\":1,\"ends\":1}\n",
+				Output: "{\"amount\":5,\"starts\":1,\"ends\":2}\n",
+			},
 		},
 	}
 }
@@ -126,11 +140,11 @@ func checkConfig(cfg flow.Config) []*flow.ConfigError {
 		}
 	}
 	some := false
-	for _, k := range []string{"required_fields", "field_types", "non_nullable", "unique", "date_fields"} {
+	for _, k := range []string{"required_fields", "field_types", "non_nullable", "unique", "date_fields", "rules"} {
 		some = some || cfg.Has(k)
 	}
 	if !some {
-		errs = append(errs, &flow.ConfigError{Key: "required_fields", Message: "validate.schema needs at least one of required_fields, field_types, non_nullable, unique or date_fields"})
+		errs = append(errs, &flow.ConfigError{Key: "required_fields", Message: "validate.schema needs at least one of required_fields, field_types, non_nullable, unique, date_fields or rules"})
 	}
 	return errs
 }
@@ -139,6 +153,13 @@ func checkConfig(cfg flow.Config) []*flow.ConfigError {
 type rules struct {
 	required, nonNullable, unique, dates []string
 	types                                []typeRule
+	exprs                                []exprRule
+}
+
+// exprRule is a named condition of `rules`, in the expression language.
+type exprRule struct {
+	name string
+	e    *expr.Expr
 }
 
 type typeRule struct {
@@ -160,6 +181,17 @@ func parseRules(cfg flow.Config) (rules, error) {
 			return r, fmt.Errorf("%s: field_types: column %q: %w", stageName, col, err)
 		}
 		r.types = append(r.types, typeRule{column: col, name: strings.ToLower(strings.TrimSpace(tn)), to: dt})
+	}
+	for _, name := range cfg.SortedKeys("rules") {
+		src, ok := cfg.Table("rules")[name].(string)
+		if !ok {
+			return r, &flow.ParamError{Key: "rules", Err: fmt.Errorf("%s: rules.%s must be a condition (a string)", stageName, name)}
+		}
+		e, err := expr.Parse(src)
+		if err != nil {
+			return r, &flow.ParamError{Key: "rules", Err: fmt.Errorf("%s: rules.%s: %w", stageName, name, err)}
+		}
+		r.exprs = append(r.exprs, exprRule{name: name, e: e})
 	}
 	return r, nil
 }

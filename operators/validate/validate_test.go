@@ -421,3 +421,48 @@ func TestPredicateCheckHook(t *testing.T) {
 		t.Fatalf("%v %q", iss.bad, iss.reasons)
 	}
 }
+
+func TestValidateExprRules(t *testing.T) {
+	mem := newMem(t)
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "email", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+	rows := []map[string]any{
+		{"id": int64(1), "email": "a@x.org"},
+		{"id": int64(-2), "email": "b@x.org"},
+		{"id": int64(3), "email": "nope"},
+		{"id": nil, "email": "Zoë@x.org"},
+	}
+	cfg := map[string]any{
+		"rules":          map[string]any{"positive": "id > 0", "email": "contains(email, '@')"},
+		"rules\x00order": []string{"positive", "email"},
+		"on_invalid":     "dead_letter",
+	}
+	res, err := flow.RunIsolated(context.Background(), Spec(), cfg, flow.BuildEnv{Alloc: mem}, "", split(t, mem, schema, rows, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	if got := batch.ToNDJSON(res.Output...); got != "{\"id\":1,\"email\":\"a@x.org\"}\n" {
+		t.Errorf("valid rows %s", got)
+	}
+	errs := batch.ToNDJSON(res.Ports[flow.PortErrors]...)
+	for _, want := range []string{"positive: rule failed", "email: rule failed"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("rejections lack %q:\n%s", want, errs)
+		}
+	}
+	if n := strings.Count(errs, "\n"); n != 3 {
+		t.Errorf("%d rejections, want 3:\n%s", n, errs)
+	}
+	// Type errors are reported with the rule's name, before any row.
+	_, err = flow.RunIsolated(context.Background(), Spec(), map[string]any{"rules": map[string]any{"r": "email > 3"}}, flow.BuildEnv{Alloc: mem}, "", split(t, mem, schema, rows, 4))
+	if err == nil || !strings.Contains(err.Error(), "rules.r") || !strings.Contains(err.Error(), "cannot compare string with int") {
+		t.Errorf("type error: %v", err)
+	}
+	_, err = flow.RunIsolated(context.Background(), Spec(), map[string]any{"rules": map[string]any{"r": "id + 1"}}, flow.BuildEnv{Alloc: mem}, "", split(t, mem, schema, rows, 4))
+	if err == nil || !strings.Contains(err.Error(), "not a condition") {
+		t.Errorf("non-boolean rule: %v", err)
+	}
+}
