@@ -159,6 +159,37 @@ func mapRunes(dst, s []byte, fn func(rune) rune) []byte {
 	return dst
 }
 
+// lowerBytes appends s in lower case: ASCII bytes are mapped inline, other
+// characters through unicode.ToLower.
+func lowerBytes(dst, s []byte) []byte {
+	for k := 0; k < len(s); k++ {
+		if s[k] >= utf8.RuneSelf {
+			return mapRunes(dst, s[k:], lowerASCII)
+		}
+		c := s[k]
+		if 'A' <= c && c <= 'Z' {
+			c += 32
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// upperBytes is lowerBytes for upper case.
+func upperBytes(dst, s []byte) []byte {
+	for k := 0; k < len(s); k++ {
+		if s[k] >= utf8.RuneSelf {
+			return mapRunes(dst, s[k:], upperASCII)
+		}
+		c := s[k]
+		if 'a' <= c && c <= 'z' {
+			c -= 32
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
 func lowerASCII(r rune) rune {
 	if r < utf8.RuneSelf {
 		if 'A' <= r && r <= 'Z' {
@@ -351,9 +382,9 @@ func registerFuncs() {
 	_ = B
 	// Strings.
 	reg("lower", fdef{min: 1, max: 1, doc: "lower(s): lower case (Unicode)", in: []Type{S}, out: S, strict: true,
-		kern: strFunc(func(d, s []byte) []byte { return mapRunes(d, s, lowerASCII) })})
+		kern: strFunc(lowerBytes)})
 	reg("upper", fdef{min: 1, max: 1, doc: "upper(s): upper case (Unicode)", in: []Type{S}, out: S, strict: true,
-		kern: strFunc(func(d, s []byte) []byte { return mapRunes(d, s, upperASCII) })})
+		kern: strFunc(upperBytes)})
 	trim := func(name string, fn func([]byte, func(rune) bool) []byte, cut func([]byte, string) []byte) {
 		reg(name, fdef{min: 1, max: 2, doc: name + "(s[, chars]): remove white space (or the given characters)", in: []Type{S, S}, out: S, strict: true,
 			kern: func(f *funcNode, a []*vec, rows int) {
