@@ -84,10 +84,13 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 
 // indentErr renders multi-line errors (one problem per line) readably.
 func indentErr(err error) string {
+	var ce flow.ConfigErrors
+	if errors.As(err, &ce) && len(ce) > 1 {
+		return fmt.Sprintf("%d problems:\n  %s", len(ce), strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
 	s := err.Error()
 	if !strings.Contains(s, "\n") {
 		return s
 	}
-	lines := strings.Split(s, "\n")
-	return fmt.Sprintf("%d problems:\n  %s", len(lines), strings.Join(lines, "\n  "))
+	return strings.ReplaceAll(s, "\n", "\n  ")
 }
