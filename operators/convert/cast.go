@@ -9,6 +9,7 @@ import (
 
 	"github.com/conveyor-etl/conveyor/batch"
 	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/operators"
 )
 
 const castName = "cast.apply"
@@ -249,7 +250,7 @@ func (c *castOp) Transform(ctx context.Context, st *flow.Stage, in arrow.RecordB
 			drop = append(drop, i)
 		}
 	}
-	out, err := keepRows(ctx, st.Alloc, res, drop)
+	out, err := operators.DropRows(ctx, st.Alloc, res, drop)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", castName, err)
 	}

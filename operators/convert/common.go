@@ -3,14 +3,12 @@
 package convert
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
-	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/conveyor-etl/conveyor/flow"
@@ -129,39 +127,6 @@ func (o *fixedOut[T]) finish(dt arrow.DataType) arrow.Array {
 func (o *fixedOut[T]) release() {
 	o.vals.Release()
 	o.valid.Release()
-}
-
-// keepRows returns the rows of in whose keep flag is set (in is borrowed;
-// the result is owned by the caller). It returns in, retained, when every
-// row is kept, and nil when none is.
-func keepRows(ctx context.Context, mem memory.Allocator, in arrow.RecordBatch, drop []int32) (arrow.RecordBatch, error) {
-	n := int(in.NumRows())
-	if len(drop) == 0 {
-		in.Retain()
-		return in, nil
-	}
-	if len(drop) == n {
-		return nil, nil
-	}
-	bb := array.NewBooleanBuilder(mem)
-	defer bb.Release()
-	bb.Reserve(n)
-	j := 0
-	for i := 0; i < n; i++ {
-		if j < len(drop) && int(drop[j]) == i {
-			bb.UnsafeAppend(false)
-			j++
-		} else {
-			bb.UnsafeAppend(true)
-		}
-	}
-	mask := bb.NewArray()
-	defer mask.Release()
-	out, err := compute.FilterRecordBatch(compute.WithAllocator(ctx, mem), in, mask, compute.DefaultFilterOptions())
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // joinedError is several reasons for one row, rendered "a; b".

@@ -240,7 +240,7 @@ func (j *jsonExtractOp) Transform(ctx context.Context, st *flow.Stage, in arrow.
 		return res, nil
 	}
 	defer res.Release()
-	out, err := keepRows(ctx, st.Alloc, res, bad)
+	out, err := operators.DropRows(ctx, st.Alloc, res, bad)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", jsonExtractName, err)
 	}

@@ -4,7 +4,6 @@
 package crypt
 
 import (
-	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/base64"
@@ -15,9 +14,6 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/conveyor-etl/conveyor/flow"
@@ -126,35 +122,6 @@ func columnIndex(stage string, schema *arrow.Schema, name string) (int, error) {
 		names[i] = f.Name
 	}
 	return -1, &operators.UnknownColumnError{Stage: stage, Column: name, Suggestion: flow.Nearest(name, names), Available: names}
-}
-
-// dropRows returns in without the rows listed in drop (ascending). in is
-// borrowed; the result is owned by the caller (in itself, retained, when
-// drop is empty; nil when every row is dropped).
-func dropRows(ctx context.Context, mem memory.Allocator, in arrow.RecordBatch, drop []int32) (arrow.RecordBatch, error) {
-	n := int(in.NumRows())
-	if len(drop) == 0 {
-		in.Retain()
-		return in, nil
-	}
-	if len(drop) == n {
-		return nil, nil
-	}
-	bb := array.NewBooleanBuilder(mem)
-	defer bb.Release()
-	bb.Reserve(n)
-	j := 0
-	for i := 0; i < n; i++ {
-		if j < len(drop) && int(drop[j]) == i {
-			bb.UnsafeAppend(false)
-			j++
-		} else {
-			bb.UnsafeAppend(true)
-		}
-	}
-	mask := bb.NewArray()
-	defer mask.Release()
-	return compute.FilterRecordBatch(compute.WithAllocator(ctx, mem), in, mask, compute.DefaultFilterOptions())
 }
 
 // joinedError is several reasons for one row, rendered "a; b".

@@ -222,7 +222,7 @@ func (d *decryptOp) Transform(ctx context.Context, st *flow.Stage, in arrow.Reco
 			drop = append(drop, i)
 		}
 	}
-	out, err := dropRows(ctx, st.Alloc, res, drop)
+	out, err := operators.DropRows(ctx, st.Alloc, res, drop)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", decryptName, err)
 	}

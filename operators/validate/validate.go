@@ -9,9 +9,6 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/conveyor-etl/conveyor/batch"
 	"github.com/conveyor-etl/conveyor/flow"
@@ -298,7 +295,7 @@ func (v *validator) Transform(ctx context.Context, st *flow.Stage, in arrow.Reco
 			drop = append(drop, int32(i))
 		}
 	}
-	out, err := dropRows(ctx, st.Alloc, in, drop)
+	out, err := operators.DropRows(ctx, st.Alloc, in, drop)
 	if err != nil {
 		rollback()
 		return nil, fmt.Errorf("%s: %w", stageName, err)
@@ -349,27 +346,4 @@ func (v *validator) notePeak(st *flow.Stage) {
 	if total > st.Metrics().PeakBytes.Load() {
 		st.Metrics().PeakBytes.Store(total)
 	}
-}
-
-// dropRows returns in without the rows listed in drop (ascending).
-func dropRows(ctx context.Context, mem memory.Allocator, in arrow.RecordBatch, drop []int32) (arrow.RecordBatch, error) {
-	n := int(in.NumRows())
-	if len(drop) == n {
-		return nil, nil
-	}
-	bb := array.NewBooleanBuilder(mem)
-	defer bb.Release()
-	bb.Reserve(n)
-	j := 0
-	for i := 0; i < n; i++ {
-		if j < len(drop) && int(drop[j]) == i {
-			bb.UnsafeAppend(false)
-			j++
-		} else {
-			bb.UnsafeAppend(true)
-		}
-	}
-	mask := bb.NewArray()
-	defer mask.Release()
-	return compute.FilterRecordBatch(compute.WithAllocator(ctx, mem), in, mask, compute.DefaultFilterOptions())
 }
