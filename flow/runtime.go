@@ -220,6 +220,13 @@ type StageReport struct {
 	Elapsed    time.Duration `json:"elapsed_ns"`
 	BytesRead  int64         `json:"bytes_read"`
 	PeakBytes  int64         `json:"peak_bytes"`
+	// Watermark is the last watermark the stage emitted (zero: none).
+	Watermark time.Time `json:"watermark,omitzero"`
+	LateRows  int64     `json:"late_rows"`
+	// Queued and Capacity are the batches waiting on the stage's input
+	// channels and their total capacity (channel occupancy).
+	Queued   int `json:"queued"`
+	Capacity int `json:"capacity"`
 }
 
 // Report returns every stage's counters, in topological order.
@@ -235,7 +242,16 @@ func (r *Runner) Report() []StageReport {
 			Rejected: m.Rejected.Load(), Retries: m.Retries.Load(),
 			Blocked: time.Duration(m.BlockedNanos.Load()), Elapsed: m.Elapsed(now),
 			BytesRead: m.BytesRead.Load(), PeakBytes: m.PeakBytes.Load(),
+			LateRows: m.LateRows.Load(),
 		})
+		rep := &out[len(out)-1]
+		if w := m.Watermark.Load(); w != 0 {
+			rep.Watermark = time.UnixMicro(w).UTC()
+		}
+		for _, ch := range st.inputs {
+			rep.Queued += len(ch)
+			rep.Capacity += cap(ch)
+		}
 	}
 	return out
 }

@@ -35,6 +35,10 @@ type StageMetrics struct {
 	BytesRead atomic.Int64
 	// PeakBytes is maintained by blocking operators that hold state.
 	PeakBytes atomic.Int64
+	// Watermark is the last watermark the stage emitted (unix µs; 0: none).
+	Watermark atomic.Int64
+	// LateRows counts rows a window stage sent to its late port.
+	LateRows atomic.Int64
 
 	started, finished atomic.Int64 // unix nanos on the pipeline clock
 }
@@ -80,7 +84,11 @@ type Stage struct {
 	open      int // inputs not yet closed, when reading unmerged
 	// inputEnds: Recv delivers a MsgInputEnd when one input ends.
 	inputEnds bool
-	endSent   bool // the single input's MsgInputEnd was delivered
+	// Watermark combination and the messages Recv has yet to deliver.
+	wms         *watermarks
+	idleTimeout time.Duration
+	queue       []Message
+	closed      bool // every input has ended
 
 	pending []Rejection
 
@@ -112,36 +120,116 @@ func (s *Stage) NumInputs() int { return len(s.inputs) }
 // input is closed (end of stream) or ctx is done; err is ctx.Err() in the
 // latter case. Data messages are counted in the stage's metrics; the caller
 // owns the batch.
+//
+// Watermarks are combined: Recv delivers a MsgWatermark only when the
+// minimum over the stage's inputs advances (an ended input no longer holds
+// it back, nor an input idle for longer than SetIdleTimeout's duration).
+// A MsgInputEnd is delivered when one input ends only to operators that
+// called ReportInputEnds.
 func (s *Stage) Recv(ctx context.Context) (msg Message, ok bool, err error) {
-	switch len(s.inputs) {
-	case 0:
+	if len(s.inputs) == 0 {
 		return Message{}, false, nil
-	case 1:
+	}
+	if s.wms == nil {
+		s.wms = newWatermarks(len(s.inputs), s.Clock.Now())
+		s.wms.timeout = s.idleTimeout
+	}
+	for {
+		if len(s.queue) > 0 {
+			msg = s.queue[0]
+			s.queue = s.queue[1:]
+			return msg, true, nil
+		}
+		if s.closed {
+			return Message{}, false, nil
+		}
+		var timeout <-chan time.Time
+		var timer *clock.Timer
+		if s.wms.timeout > 0 {
+			now := s.Clock.Now()
+			if next := s.wms.expire(now); !next.IsZero() {
+				timer = s.Clock.Timer(next.Sub(now))
+				timeout = timer.C
+			}
+			s.promote()
+			if len(s.queue) > 0 {
+				continue
+			}
+		}
+		var in <-chan Message
+		if len(s.inputs) == 1 {
+			in = s.inputs[0]
+		} else {
+			if s.merged == nil {
+				s.startMerge(ctx)
+			}
+			in = s.merged
+		}
+		fired := false
 		select {
-		case msg, ok = <-s.inputs[0]:
+		case msg, ok = <-in:
+		case <-timeout:
+			fired = true
 		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
 			return Message{}, false, ctx.Err()
 		}
-		if !ok && s.inputEnds && !s.endSent {
-			s.endSent = true
-			return Message{Kind: MsgInputEnd}, true, nil
+		if timer != nil {
+			timer.Stop()
 		}
-	default:
-		if s.merged == nil {
-			s.startMerge(ctx)
+		if fired {
+			s.wms.expire(s.Clock.Now())
+			s.promote()
+			continue
 		}
-		select {
-		case msg, ok = <-s.merged:
-		case <-ctx.Done():
-			return Message{}, false, ctx.Err()
+		if !ok {
+			if len(s.inputs) == 1 && !s.wms.ended[0] {
+				// The single input ended: as a MsgInputEnd from a merge.
+				msg, ok = Message{Kind: MsgInputEnd}, true
+			} else {
+				s.closed = true
+				continue
+			}
+		}
+		switch msg.Kind {
+		case MsgData:
+			s.wms.seen(msg.Input, s.Clock.Now())
+			if msg.Batch != nil {
+				s.metrics.BatchesIn.Add(1)
+				s.metrics.RowsIn.Add(msg.Batch.NumRows())
+			}
+			return msg, true, nil
+		case MsgWatermark:
+			s.wms.seen(msg.Input, s.Clock.Now())
+			s.wms.observe(msg.Input, msg.Watermark)
+			s.promote()
+		case MsgInputEnd:
+			s.wms.end(msg.Input)
+			s.promote()
+			if s.inputEnds {
+				s.queue = append(s.queue, msg)
+			}
+			if len(s.inputs) == 1 {
+				s.closed = true
+			}
 		}
 	}
-	if ok && msg.Kind == MsgData && msg.Batch != nil {
-		s.metrics.BatchesIn.Add(1)
-		s.metrics.RowsIn.Add(msg.Batch.NumRows())
-	}
-	return msg, ok, nil
 }
+
+// promote queues a watermark message when the inputs' minimum advanced.
+func (s *Stage) promote() {
+	if wm, ok := s.wms.advance(); ok {
+		s.queue = append(s.queue, Message{Kind: MsgWatermark, Watermark: wm})
+	}
+}
+
+// SetIdleTimeout makes an input that has sent nothing for d (on the
+// stage's clock) stop holding the stage's watermark back until it sends
+// again. 0 (the default) never considers an input idle. Call it before
+// the first Recv.
+func (s *Stage) SetIdleTimeout(d time.Duration) { s.idleTimeout = d }
 
 // RecvFrom receives from one input only (for operators such as joins that
 // consume their inputs in a set order). It must not be mixed with Recv.
@@ -173,11 +261,9 @@ func (s *Stage) startMerge(ctx context.Context) {
 				select {
 				case m, ok := <-in:
 					if !ok {
-						if s.inputEnds {
-							select {
-							case s.merged <- Message{Kind: MsgInputEnd, Input: i}:
-							case <-mctx.Done():
-							}
+						select {
+						case s.merged <- Message{Kind: MsgInputEnd, Input: i}:
+						case <-mctx.Done():
 						}
 						return
 					}
@@ -258,6 +344,10 @@ func (s *Stage) EmitPort(ctx context.Context, port string, b arrow.RecordBatch) 
 
 // EmitWatermark forwards a watermark on the main output.
 func (s *Stage) EmitWatermark(ctx context.Context, t time.Time) error {
+	s.metrics.Watermark.Store(t.UnixMicro())
+	if s.collect != nil {
+		return nil
+	}
 	return s.send(ctx, s.outputs[""], Message{Kind: MsgWatermark, Watermark: t})
 }
 
