@@ -37,7 +37,7 @@ func TestWatermarkMinimumOverInputs(t *testing.T) {
 			{input: 0, wm: 10},
 			{input: 1, wm: 5, want: []int{5}},
 			{input: 1, wm: 8, want: []int{8}},
-			{input: 0, wm: 9},                  // min stays 8: nothing
+			{input: 0, wm: 9},                   // min stays 8: nothing
 			{input: 1, wm: 20, want: []int{10}}, // input 0 keeps its maximum, 10
 		}},
 		{"ended input no longer holds back", 0, []step{
