@@ -36,6 +36,7 @@ type Runner struct {
 	stages []*Stage
 	ops    []any
 	dead   *deadLetter
+	edges  []chan Message // every edge, wired by NewRunner
 
 	drainCh   chan struct{}
 	drainOnce sync.Once
@@ -94,6 +95,23 @@ func NewRunner(g *Graph, opts Options) (*Runner, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	// Wire the edges now, so that Report may read their occupancy from
+	// another goroutine at any time.
+	capacity := f.Global.ChannelCapacity
+	byID := map[string]*Stage{}
+	for _, st := range r.stages {
+		byID[st.ID] = st
+	}
+	for i, n := range g.Nodes {
+		st := r.stages[i]
+		for _, in := range n.Inputs {
+			ch := make(chan Message, capacity)
+			r.edges = append(r.edges, ch)
+			st.inputs = append(st.inputs, ch)
+			src := byID[in.Stage]
+			src.outputs[in.Port] = append(src.outputs[in.Port], ch)
+		}
+	}
 	return r, nil
 }
 
@@ -108,22 +126,7 @@ func (r *Runner) Drain() { r.drainOnce.Do(func() { close(r.drainCh) }) }
 // (leaving no partial output at their targets); the error then wraps
 // ErrInterrupted.
 func (r *Runner) Run(ctx context.Context) error {
-	capacity := r.g.File.Global.ChannelCapacity
-	byID := map[string]*Stage{}
-	for _, st := range r.stages {
-		byID[st.ID] = st
-	}
-	var all []chan Message
-	for i, n := range r.g.Nodes {
-		st := r.stages[i]
-		for _, in := range n.Inputs {
-			ch := make(chan Message, capacity)
-			all = append(all, ch)
-			st.inputs = append(st.inputs, ch)
-			src := byID[in.Stage]
-			src.outputs[in.Port] = append(src.outputs[in.Port], ch)
-		}
-	}
+	all := r.edges
 
 	hardCtx, hardCancel := context.WithCancel(ctx)
 	defer hardCancel()
