@@ -36,15 +36,39 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 )
 
-// Query is the benchmark query; %s is the quoted CSV path.
-const Query = `SELECT country, category, count(*) AS n, sum(amount) AS amount_sum, avg(clicks) AS clicks_avg FROM read_csv(%s) WHERE amount > 10 GROUP BY country, category`
+// Queries are the benchmark queries by name; %s is the quoted CSV path.
+// groupby is the end-to-end filter + group-by query; tumbling, sliding and
+// session are the window comparisons of the streaming issue, over the event
+// time ts: 1-minute tumbling windows per country, 5-minute windows sliding
+// every minute per country, and sessions per user_id closed by a 5-minute
+// gap (window_end = last event + gap, as Flink and Conveyor define it).
+var Queries = map[string]string{
+	"groupby": `SELECT country, category, count(*) AS n, sum(amount) AS amount_sum, avg(clicks) AS clicks_avg FROM read_csv(%s) WHERE amount > 10 GROUP BY country, category`,
+	"tumbling": `SELECT time_bucket(INTERVAL '1 minute', ts) AS window_start, time_bucket(INTERVAL '1 minute', ts) + INTERVAL '1 minute' AS window_end, country, count(*) AS n, sum(amount) AS amount_sum
+FROM read_csv(%s) GROUP BY ALL`,
+	"sliding": `SELECT window_start, window_start + INTERVAL '5 minutes' AS window_end, country, count(*) AS n, sum(amount) AS amount_sum
+FROM (SELECT unnest(generate_series(time_bucket(INTERVAL '1 minute', ts) - INTERVAL '4 minutes', time_bucket(INTERVAL '1 minute', ts), INTERVAL '1 minute')) AS window_start, country, amount FROM read_csv(%s))
+GROUP BY ALL`,
+	"session": `WITH e AS (
+  SELECT user_id, ts, amount,
+         CASE WHEN lag(ts) OVER w IS NULL OR ts - lag(ts) OVER w >= INTERVAL '5 minutes' THEN 1 ELSE 0 END AS starts
+  FROM read_csv(%s) WINDOW w AS (PARTITION BY user_id ORDER BY ts)),
+s AS (SELECT *, sum(starts) OVER (PARTITION BY user_id ORDER BY ts ROWS UNBOUNDED PRECEDING) AS sid FROM e)
+SELECT min(ts) AS window_start, max(ts) + INTERVAL '5 minutes' AS window_end, user_id, count(*) AS n, sum(amount) AS amount_sum, min(ts) AS first_ts, max(ts) AS last_ts
+FROM s GROUP BY user_id, sid`,
+}
 
 func main() {
 	csvPath := flag.String("csv", "", "input CSV (the bench/gendata columns: ts,user_id,country,amount,category,clicks)")
 	out := flag.String("out", "duckdb_out.csv", "output CSV written by COPY ... TO")
 	threads := flag.Int("threads", runtime.NumCPU(), "DuckDB worker threads (SET threads)")
 	memLimit := flag.String("memory-limit", "", "DuckDB memory_limit, e.g. 1GB (empty: DuckDB's default, 80% of RAM)")
+	query := flag.String("query", "groupby", "benchmark query: groupby, tumbling, sliding or session")
 	flag.Parse()
+	if _, ok := Queries[*query]; !ok {
+		fmt.Fprintf(os.Stderr, "duckdb: unknown -query %q\n", *query)
+		os.Exit(2)
+	}
 	if *csvPath == "" {
 		fmt.Fprintln(os.Stderr, "duckdb: -csv is required")
 		flag.Usage()
@@ -54,7 +78,7 @@ func main() {
 		fail(err)
 	}
 	start := time.Now()
-	rows, version, err := run(context.Background(), *csvPath, *out, *threads, *memLimit)
+	rows, version, err := run(context.Background(), Queries[*query], *csvPath, *out, *threads, *memLimit)
 	if err != nil {
 		fail(err)
 	}
@@ -70,7 +94,7 @@ func fail(err error) {
 
 // run opens an in-memory database, sets the thread count and runs the COPY.
 // It returns the number of rows written and DuckDB's version.
-func run(ctx context.Context, csvPath, out string, threads int, memLimit string) (rows int64, version string, err error) {
+func run(ctx context.Context, query, csvPath, out string, threads int, memLimit string) (rows int64, version string, err error) {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		return 0, "", err
@@ -91,7 +115,7 @@ func run(ctx context.Context, csvPath, out string, threads int, memLimit string)
 			return 0, version, fmt.Errorf("set memory_limit: %w", err)
 		}
 	}
-	q := fmt.Sprintf(Query, quote(csvPath))
+	q := fmt.Sprintf(query, quote(csvPath))
 	copyStmt := fmt.Sprintf("COPY (%s) TO %s (FORMAT csv, HEADER true)", q, quote(out))
 	res, err := db.ExecContext(ctx, copyStmt)
 	if err != nil {
