@@ -52,20 +52,20 @@ const (
 
 // settings is a validated window configuration (times in µs).
 type settings struct {
-	stage    string
-	kind     kind
-	size     int64 // tumbling, sliding
-	slide    int64 // sliding
-	gap      int64 // session
-	count    int   // rows per count window
-	timeCol  string
-	procTime bool // no time column: processing time from the clock
-	delay    int64
-	lateness int64
-	idle     time.Duration
-	groupBy  []string
-	aggs     []aggregate.Aggregation // nil: rows mode (two-stage form)
-	update   bool
+	stage          string
+	kind           kind
+	size           int64 // tumbling, sliding
+	slide          int64 // sliding
+	gap            int64 // session
+	count          int   // rows per count window
+	timeCol        string
+	procTime       bool // no time column: processing time from the clock
+	delay          int64
+	lateness       int64
+	idle           time.Duration
+	groupBy        []string
+	aggs           []aggregate.Aggregation // nil: rows mode (two-stage form)
+	update         bool
 	dropOnShutdown bool
 }
 

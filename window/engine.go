@@ -108,7 +108,7 @@ type engine struct {
 	inputs  []inputState
 	outWM   int64
 	now     time.Time
-	dropped int
+	rows    int64 // rows processed (tests)
 }
 
 func newEngine(set *settings, env flow.BuildEnv) *engine {
@@ -471,6 +471,7 @@ func (e *engine) process(ctx context.Context, st *flow.Stage, b arrow.RecordBatc
 		return err
 	}
 	e.now = arrival
+	e.rows += int64(n)
 	if e.set.kind == kExplicit {
 		e.explicitTimes(b)
 	} else {

@@ -13,7 +13,7 @@ import (
 // testHook, when set (tests only), is called after the operator handled
 // each message or timer, so that tests on a mock clock know when to move
 // it.
-var testHook func(stage string)
+var testHook func(stage string, e *engine)
 
 // op runs an engine as a flow.Operator.
 type op struct {
@@ -83,6 +83,14 @@ func (o *op) Run(ctx context.Context, st *flow.Stage) (err error) {
 			}
 			timer = st.Clock.Timer(due.Sub(now))
 			timerC = timer.C
+			if !st.Clock.Now().Before(due) {
+				// The clock moved while the timer was set up.
+				timer.Stop()
+				if err := o.tick(ctx, st, st.Clock.Now()); err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		select {
 		case r := <-msgs:
@@ -109,7 +117,7 @@ func (o *op) Run(ctx context.Context, st *flow.Stage) (err error) {
 			return ctx.Err()
 		}
 		if testHook != nil {
-			testHook(st.ID)
+			testHook(st.ID, e)
 		}
 	}
 }

@@ -156,7 +156,7 @@ func (e *engine) assignSessions(runMax, other int64) int64 {
 		g := e.gids[i]
 		hi := t + gap
 		// Fast path: the key's only session covers the row.
-		if id := s.head[g] - 1; id >= 0 && s.next[id] == 0 && s.start[id] <= t && hi <= s.end[id] {
+		if id := s.head[g] - 1; id >= 0 && s.next[id] == 0 && s.start[id] <= t && hi <= s.end[id] && (wr == none || s.end[id]+L > wr) {
 			slots[i] = s.slot[id]
 			if s.fired[id] {
 				s.markDirty(id)
@@ -165,7 +165,9 @@ func (e *engine) assignSessions(runMax, other int64) int64 {
 		}
 		s.ov = s.ov[:0]
 		for id := s.head[g] - 1; id >= 0; id = s.next[id] - 1 {
-			if s.start[id] < hi && t < s.end[id] {
+			// A session the watermark completed (even if not emitted
+			// yet) takes no more rows.
+			if s.start[id] < hi && t < s.end[id] && (wr == none || s.end[id]+L > wr) {
 				s.ov = append(s.ov, id)
 			}
 		}
