@@ -290,7 +290,16 @@ func (e *engine) candidate(skip int) int64 {
 		if skip >= 0 {
 			return endOfTime
 		}
-		return none
+		// Every input that has not ended is idle: the largest of their
+		// watermarks (as Flink does), so that a quiet stream still closes
+		// its windows.
+		c = none
+		for i := range e.inputs {
+			if in := &e.inputs[i]; !in.ended && in.max != none {
+				c = max(c, in.max-e.set.delay)
+			}
+		}
+		return c
 	}
 	return c
 }
