@@ -103,12 +103,12 @@ type engine struct {
 	cnt  counts
 
 	// watermarks (µs)
-	wm      int64 // effective input watermark
-	inband  int64
-	inputs  []inputState
-	outWM   int64
-	now     time.Time
-	rows    int64 // rows processed (tests)
+	wm     int64 // effective input watermark
+	inband int64
+	inputs []inputState
+	outWM  int64
+	now    time.Time
+	rows   int64 // rows processed (tests)
 }
 
 func newEngine(set *settings, env flow.BuildEnv) *engine {

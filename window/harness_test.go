@@ -35,6 +35,8 @@ type world struct {
 	logs  map[string][]string
 	rows  map[string]int64 // rows processed by window stages (hook)
 	mem   memory.Allocator
+	// schema, when set, is the schema of every batch the sources emit.
+	schema *arrow.Schema
 }
 
 var cur *world
@@ -109,7 +111,7 @@ func (s srcOp) Run(ctx context.Context, st *flow.Stage) error {
 				}
 				continue
 			}
-			b, err := batch.FromNDJSON(st.Alloc, it.Rows, nil)
+			b, err := batch.FromNDJSON(st.Alloc, it.Rows, cur.schema)
 			if err != nil {
 				return err
 			}
