@@ -12,28 +12,35 @@ import (
 // fire, checked lazily (an entry whose session grew since is pushed again
 // with the new time).
 type sessions struct {
-	start, end []int64 // end = last event time + gap
-	gid, slot  []int32
-	next       []int32 // next session of the same key, +1 (0: none)
-	seq        []int64
-	fired      []bool
-	alive      []bool
-	dirty      []bool
-	inList     []bool
-	dirtyList  []int32
-	free       []int32
-	head       []int32 // by key id: first session +1 (0: none)
-	heap       []hent
-	live       int
-	nseq       int64
-	list       []int32
-	ov         []int32
+	ss        []session
+	dirtyList []int32
+	free      []int32
+	head      []int32 // by key id: first session +1 (0: none)
+	heap      []hent
+	fifo      []hent
+	fhead     int
+	live      int
+	nseq      int64
+	list      []int32
+	ov        []int32
+}
+
+// session is one open session (one cache line).
+type session struct {
+	start, end int64 // end = last event time + gap
+	gid, slot  int32
+	next       int32 // next session of the same key, +1 (0: none)
+	seq        uint32
+	fired      bool
+	alive      bool
+	dirty      bool
+	inList     bool
 }
 
 type hent struct {
 	due int64
 	id  int32
-	seq int64
+	seq uint32 // the session's seq when pushed (ids are reused)
 }
 
 func (s *sessions) create(g int32, start, end int64, slot int32) int32 {
@@ -42,46 +49,44 @@ func (s *sessions) create(g int32, start, end int64, slot int32) int32 {
 		id = s.free[n-1]
 		s.free = s.free[:n-1]
 	} else {
-		id = int32(len(s.start))
-		s.start = append(s.start, 0)
-		s.end = append(s.end, 0)
-		s.gid = append(s.gid, 0)
-		s.slot = append(s.slot, 0)
-		s.next = append(s.next, 0)
-		s.seq = append(s.seq, 0)
-		s.fired = append(s.fired, false)
-		s.alive = append(s.alive, false)
-		s.dirty = append(s.dirty, false)
-		s.inList = append(s.inList, false)
+		id = int32(len(s.ss))
+		s.ss = append(s.ss, session{})
 	}
 	s.nseq++
-	s.start[id], s.end[id], s.gid[id], s.slot[id] = start, end, g, slot
-	s.seq[id], s.fired[id], s.alive[id], s.dirty[id], s.inList[id] = s.nseq, false, true, false, false
-	s.next[id] = s.head[g]
+	s.ss[id] = session{start: start, end: end, gid: g, slot: slot, next: s.head[g], seq: uint32(s.nseq), alive: true}
 	s.head[g] = id + 1
 	s.live++
 	return id
 }
 
 func (s *sessions) remove(id int32) {
-	g := s.gid[id]
+	g := s.ss[id].gid
 	if s.head[g] == id+1 {
-		s.head[g] = s.next[id]
+		s.head[g] = s.ss[id].next
 	} else {
-		for p := s.head[g] - 1; p >= 0; p = s.next[p] - 1 {
-			if s.next[p] == id+1 {
-				s.next[p] = s.next[id]
+		for p := s.head[g] - 1; p >= 0; p = s.ss[p].next - 1 {
+			if s.ss[p].next == id+1 {
+				s.ss[p].next = s.ss[id].next
 				break
 			}
 		}
 	}
-	s.alive[id] = false
+	s.ss[id].alive = false
 	s.live--
 	s.free = append(s.free, id)
 }
 
+// push schedules session id at due. Dues that do not go back (sorted
+// input: each new session ends after the previous ones) go to a FIFO,
+// O(1); the others to a binary heap. The next due is the smaller of the
+// two fronts.
 func (s *sessions) push(due int64, id int32) {
-	s.heap = append(s.heap, hent{due, id, s.seq[id]})
+	h := hent{due, id, s.ss[id].seq}
+	if n := len(s.fifo); s.fhead == n || s.fifo[n-1].due <= due {
+		s.fifo = append(s.fifo, h)
+		return
+	}
+	s.heap = append(s.heap, h)
 	i := len(s.heap) - 1
 	for i > 0 {
 		p := (i - 1) / 2
@@ -93,7 +98,19 @@ func (s *sessions) push(due int64, id int32) {
 	}
 }
 
+// pop removes the entry with the smallest due (top reported one).
 func (s *sessions) pop() hent {
+	if s.fhead < len(s.fifo) && (len(s.heap) == 0 || s.fifo[s.fhead].due <= s.heap[0].due) {
+		h := s.fifo[s.fhead]
+		s.fhead++
+		if s.fhead == len(s.fifo) {
+			s.fifo, s.fhead = s.fifo[:0], 0
+		} else if s.fhead >= 4096 && s.fhead*2 >= len(s.fifo) {
+			n := copy(s.fifo, s.fifo[s.fhead:])
+			s.fifo, s.fhead = s.fifo[:n], 0
+		}
+		return h
+	}
 	h := s.heap[0]
 	n := len(s.heap) - 1
 	s.heap[0] = s.heap[n]
@@ -118,15 +135,19 @@ func (s *sessions) pop() hent {
 }
 
 func (s *sessions) top() (int64, bool) {
-	if len(s.heap) == 0 {
-		return 0, false
+	switch {
+	case s.fhead < len(s.fifo) && len(s.heap) > 0:
+		return min(s.fifo[s.fhead].due, s.heap[0].due), true
+	case s.fhead < len(s.fifo):
+		return s.fifo[s.fhead].due, true
+	case len(s.heap) > 0:
+		return s.heap[0].due, true
 	}
-	return s.heap[0].due, true
+	return 0, false
 }
 
 func (s *sessions) bytes() int64 {
-	return int64(cap(s.start)+cap(s.end)+cap(s.seq))*8 + int64(cap(s.gid)+cap(s.slot)+cap(s.next)+cap(s.free)+cap(s.head)+cap(s.dirtyList))*4 +
-		int64(cap(s.fired)+cap(s.alive)+cap(s.dirty)+cap(s.inList)) + int64(cap(s.heap))*24
+	return int64(cap(s.ss))*40 + int64(cap(s.free)+cap(s.head)+cap(s.dirtyList))*4 + int64(cap(s.heap)+cap(s.fifo))*16
 }
 
 // assignSessions assigns each row to its key's session, creating,
@@ -156,18 +177,18 @@ func (e *engine) assignSessions(runMax, other int64) int64 {
 		g := e.gids[i]
 		hi := t + gap
 		// Fast path: the key's only session covers the row.
-		if id := s.head[g] - 1; id >= 0 && s.next[id] == 0 && s.start[id] <= t && hi <= s.end[id] && (wr == none || s.end[id]+L > wr) {
-			slots[i] = s.slot[id]
-			if s.fired[id] {
+		if id := s.head[g] - 1; id >= 0 && s.ss[id].next == 0 && s.ss[id].start <= t && hi <= s.ss[id].end && (wr == none || s.ss[id].end+L > wr) {
+			slots[i] = s.ss[id].slot
+			if s.ss[id].fired {
 				s.markDirty(id)
 			}
 			continue
 		}
 		s.ov = s.ov[:0]
-		for id := s.head[g] - 1; id >= 0; id = s.next[id] - 1 {
+		for id := s.head[g] - 1; id >= 0; id = s.ss[id].next - 1 {
 			// A session the watermark completed (even if not emitted
 			// yet) takes no more rows.
-			if s.start[id] < hi && t < s.end[id] && (wr == none || s.end[id]+L > wr) {
+			if s.ss[id].start < hi && t < s.ss[id].end && (wr == none || s.ss[id].end+L > wr) {
 				s.ov = append(s.ov, id)
 			}
 		}
@@ -178,47 +199,47 @@ func (e *engine) assignSessions(runMax, other int64) int64 {
 				continue
 			}
 			id := s.create(g, t, hi, e.alloc())
-			slots[i] = s.slot[id]
+			slots[i] = s.ss[id].slot
 			s.push(e.due(hi, false), id)
 			continue
 		}
 		dst := s.ov[0]
 		for _, id := range s.ov[1:] {
-			if s.seq[id] < s.seq[dst] {
+			if s.ss[id].seq < s.ss[dst].seq {
 				dst = id
 			}
 		}
-		nstart, nend := min(t, s.start[dst]), max(hi, s.end[dst])
+		nstart, nend := min(t, s.ss[dst].start), max(hi, s.ss[dst].end)
 		for _, id := range s.ov {
 			if id == dst {
 				continue
 			}
-			nstart, nend = min(nstart, s.start[id]), max(nend, s.end[id])
+			nstart, nend = min(nstart, s.ss[id].start), max(nend, s.ss[id].end)
 			e.redirect = grow(e.redirect, int(e.nslots))
-			e.merges = append(e.merges, [2]int32{s.slot[dst], s.slot[id]})
-			e.redirect[s.slot[id]] = s.slot[dst]
+			e.merges = append(e.merges, [2]int32{s.ss[dst].slot, s.ss[id].slot})
+			e.redirect[s.ss[id].slot] = s.ss[dst].slot
 			s.remove(id)
 		}
-		grew := nend != s.end[dst]
-		s.start[dst], s.end[dst] = nstart, nend
-		if s.fired[dst] {
+		grew := nend != s.ss[dst].end
+		s.ss[dst].start, s.ss[dst].end = nstart, nend
+		if s.ss[dst].fired {
 			if grew {
 				// The session is open again: it fires anew when the
 				// watermark passes its new end.
-				s.fired[dst] = false
+				s.ss[dst].fired = false
 				s.push(e.due(nend, false), dst)
 			} else {
 				s.markDirty(dst)
 			}
 		}
-		slots[i] = s.slot[dst]
+		slots[i] = s.ss[dst].slot
 	}
 	return runMax
 }
 
 func (s *sessions) markDirty(id int32) {
-	if !s.dirty[id] {
-		s.dirty[id] = true
+	if !s.ss[id].dirty {
+		s.ss[id].dirty = true
 		s.dirtyList = append(s.dirtyList, id)
 	}
 }
@@ -258,17 +279,19 @@ func (e *engine) applyMerges() {
 func (s *sessions) dirtyEntries(e *engine) {
 	start := len(e.entries)
 	for _, id := range s.dirtyList {
-		if s.alive[id] && s.dirty[id] && s.fired[id] {
-			e.entries = append(e.entries, entry{s.start[id], s.end[id], 0, s.gid[id], s.slot[id]})
+		if s.ss[id].alive && s.ss[id].dirty && s.ss[id].fired {
+			e.entries = append(e.entries, entry{s.ss[id].start, s.ss[id].end, 0, s.ss[id].gid, s.ss[id].slot})
 		}
-		s.dirty[id] = false
+		s.ss[id].dirty = false
 	}
 	s.dirtyList = s.dirtyList[:0]
 	sortEntries(e.entries[start:])
 }
 
+// sortEntries orders sessions by end, start, then key (first appearance);
+// two sessions of one key never share an end.
 func sortEntries(es []entry) {
-	slices.SortStableFunc(es, func(a, b entry) int {
+	cmp := func(a, b entry) int {
 		if a.end != b.end {
 			return cmpInt(a.end, b.end)
 		}
@@ -276,7 +299,10 @@ func sortEntries(es []entry) {
 			return cmpInt(a.start, b.start)
 		}
 		return int(a.gid) - int(b.gid)
-	})
+	}
+	if !slices.IsSortedFunc(es, cmp) {
+		slices.SortFunc(es, cmp)
+	}
 }
 
 // fireSessions emits the sessions the watermark completed.
@@ -284,23 +310,28 @@ func (e *engine) fireSessions(ctx context.Context, st *flow.Stage, wm int64, all
 	s := &e.sess
 	s.list = s.list[:0]
 	if all {
-		for id := range s.alive {
-			if s.alive[id] {
+		for id := range s.ss {
+			if s.ss[id].alive {
 				s.list = append(s.list, int32(id))
 			}
 		}
-		s.heap = s.heap[:0]
+		s.heap, s.fifo, s.fhead = s.heap[:0], s.fifo[:0], 0
 	} else if wm != none {
-		for len(s.heap) > 0 && s.heap[0].due <= wm {
+		for {
+			if d, ok := s.top(); !ok || d > wm {
+				break
+			}
 			h := s.pop()
-			if !s.alive[h.id] || s.seq[h.id] != h.seq || s.inList[h.id] {
+			if !s.ss[h.id].alive || s.ss[h.id].seq != h.seq || s.ss[h.id].inList {
 				continue
 			}
-			if d := e.due(s.end[h.id], s.fired[h.id]); d > wm {
+			if d := e.due(s.ss[h.id].end, s.ss[h.id].fired); d != h.due {
+				// The session grew since: schedule it at its own time, so
+				// that sessions come out in order of end.
 				s.push(d, h.id)
 				continue
 			}
-			s.inList[h.id] = true
+			s.ss[h.id].inList = true
 			s.list = append(s.list, h.id)
 		}
 	}
@@ -309,9 +340,9 @@ func (e *engine) fireSessions(ctx context.Context, st *flow.Stage, wm int64, all
 	}
 	e.entries = e.entries[:0]
 	for _, id := range s.list {
-		s.inList[id] = false
-		if !s.fired[id] {
-			e.entries = append(e.entries, entry{s.start[id], s.end[id], 0, s.gid[id], s.slot[id]})
+		s.ss[id].inList = false
+		if !s.ss[id].fired {
+			e.entries = append(e.entries, entry{s.ss[id].start, s.ss[id].end, 0, s.ss[id].gid, s.ss[id].slot})
 		}
 	}
 	sortEntries(e.entries)
@@ -319,14 +350,14 @@ func (e *engine) fireSessions(ctx context.Context, st *flow.Stage, wm int64, all
 		return err
 	}
 	for _, id := range s.list {
-		if all || e.due(s.end[id], true) <= wm {
-			e.release(s.slot[id])
+		if all || e.due(s.ss[id].end, true) <= wm {
+			e.release(s.ss[id].slot)
 			s.remove(id)
 			continue
 		}
-		s.fired[id] = true
-		e.dropRows(s.slot[id])
-		s.push(e.due(s.end[id], true), id)
+		s.ss[id].fired = true
+		e.dropRows(s.ss[id].slot)
+		s.push(e.due(s.ss[id].end, true), id)
 	}
 	return nil
 }
