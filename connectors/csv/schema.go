@@ -19,8 +19,8 @@ func readSchema(cfg flow.Config, env flow.BuildEnv, _ []*arrow.Schema) (*arrow.S
 	if err != nil {
 		return nil, err
 	}
-	files, err := fileio.Expand(env.Path(cfg.Str("path")))
-	if err != nil || len(files) == 0 {
+	files := fileio.ExpandExisting(env.Path(cfg.Str("path")))
+	if len(files) == 0 {
 		return nil, nil
 	}
 	mem := env.Alloc

@@ -102,8 +102,8 @@ var errDrained = fmt.Errorf("drained")
 // readSchema is parquet.read's Spec.Schema: the files' metadata only. No
 // matching file gives an unknown schema.
 func readSchema(cfg flow.Config, env flow.BuildEnv, _ []*arrow.Schema) (*arrow.Schema, error) {
-	files, err := fileio.Expand(env.Path(cfg.Str("path")))
-	if err != nil || len(files) == 0 {
+	files := fileio.ExpandExisting(env.Path(cfg.Str("path")))
+	if len(files) == 0 {
 		return nil, nil
 	}
 	schemas := make([]*arrow.Schema, len(files))

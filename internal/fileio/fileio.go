@@ -230,3 +230,19 @@ func (a *AtomicFile) remove() {
 		os.Remove(a.tmp.Name())
 	}
 }
+
+// ExpandExisting is Expand for planning: a pattern that matches nothing or
+// a plain path that does not exist (yet) gives no files and no error, since
+// the file may be produced before the run starts.
+func ExpandExisting(pattern string) []string {
+	files, err := Expand(pattern)
+	if err != nil {
+		return nil
+	}
+	if len(files) == 1 {
+		if _, err := os.Stat(files[0]); err != nil {
+			return nil
+		}
+	}
+	return files
+}
