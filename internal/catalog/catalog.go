@@ -19,6 +19,7 @@ import (
 	"github.com/conveyor-etl/conveyor/operators/order"
 	"github.com/conveyor-etl/conveyor/operators/subpipeline"
 	"github.com/conveyor-etl/conveyor/operators/validate"
+	"github.com/conveyor-etl/conveyor/window"
 )
 
 // Registry returns a new registry holding every built-in stage, with the
@@ -49,6 +50,7 @@ func RegistryWith(s stdio.Streams) *flow.Registry {
 	convert.Register(r)
 	crypt.Register(r)
 	validate.Register(r)
+	window.Register(r)
 	subpipeline.Register(r) // last: its inner pipelines see every stage
 	return r
 }
