@@ -1,32 +1,38 @@
 #!/usr/bin/env bash
-# Peer comparison of the end-to-end benchmark query
+# Peer comparisons over the 10M-row file of bench/gendata (seed 42), event
+# time ts. Queries (QUERIES picks some; default all four):
 #
-#   SELECT country, category, count(*) AS n, sum(amount) AS amount_sum,
-#          avg(clicks) AS clicks_avg
-#   FROM events WHERE amount > 10 GROUP BY country, category   -> CSV
+#   groupby   SELECT country, category, count(*) AS n, sum(amount) AS amount_sum,
+#                    avg(clicks) AS clicks_avg
+#             FROM events WHERE amount > 10 GROUP BY country, category
+#   tumbling  1-minute tumbling windows per country: count, sum(amount)
+#   sliding   5-minute windows sliding every minute per country: count, sum(amount)
+#   session   sessions per user_id closed by a 5-minute gap: count, sum(amount),
+#             first and last ts
 #
-# over the 10M-row file of bench/gendata (seed 42): Conveyor
-# (examples/bench_groupby.toml), DuckDB (bench/peers/duckdb, a separate Go
-# module that needs cgo and a C/C++ toolchain) and Polars (when python3 can
-# import polars). Each tool runs RUNS times; the table shows the best wall
-# time and the lowest peak RSS of its runs, and the ratios to DuckDB. Then
-# every output is checked against the DuckDB one (or Polars' when DuckDB is
-# missing): same rows, float columns within a relative 1e-9.
+# Conveyor runs examples/bench_<query>.toml; DuckDB runs bench/peers/duckdb
+# -query <query> (a separate Go module that needs cgo and a C/C++
+# toolchain); Polars runs when python3 can import polars. Each tool runs
+# RUNS times; the table shows the best wall time and the lowest peak RSS of
+# its runs, and the ratios to DuckDB. Then every output is checked against
+# the DuckDB one (or Polars' when DuckDB is missing): same rows, float
+# columns within a relative 1e-9, timestamps compared as instants.
 #
 #   bench/peers.sh
+#   QUERIES="tumbling session" RUNS=1 bench/peers.sh
 #
 # Environment: CONVEYOR_BENCH_CSV (input; default
 # bench/data/events_10000000.csv, generated when missing), RUNS (default 3),
-# THREADS (DuckDB threads; default all cores).
+# THREADS (DuckDB threads; default all cores), QUERIES.
 # Exit status: 0 when the outputs agree or a tool is skipped (no cgo, no
-# Polars, groupby.apply not registered yet); 1 when a run fails or the
-# outputs differ.
+# Polars); 1 when a run fails or the outputs differ.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 csv=${CONVEYOR_BENCH_CSV:-bench/data/events_10000000.csv}
 runs=${RUNS:-3}
 threads=${THREADS:-$(nproc 2>/dev/null || echo 1)}
+queries=${QUERIES:-groupby tumbling sliding session}
 out=bench/data/peers
 mkdir -p "$out"
 status=0
@@ -129,63 +135,106 @@ bench() {
 }
 
 # --- runs ------------------------------------------------------------------
-if [ $have_conveyor = 0 ]; then
-  :
-elif "$out/conveyor" validate examples/bench_groupby.toml >"$out/conveyor_validate.log" 2>&1; then
-  CONVEYOR_BENCH_CSV=$csv_abs CONVEYOR_BENCH_OUT=$out/conveyor_out.csv \
-    bench conveyor "$out/conveyor" run --log-level error examples/bench_groupby.toml
-else
-  echo "conveyor: skipped: examples/bench_groupby.toml does not validate:"
-  sed 's/^/  /' "$out/conveyor_validate.log"
-fi
-if [ $have_duckdb = 1 ]; then
-  bench duckdb "$out/duckdb" -csv "$csv_abs" -out "$out/duckdb_out.csv" -threads "$threads"
-fi
-if [ $have_polars = 1 ]; then
-  cat >"$out/polars_query.py" <<'PY'
+# polars_query Q: the Polars program of query Q on stdout.
+polars_query() {
+  cat <<'PY'
 import sys
 import polars as pl
 
-src, dst = sys.argv[1], sys.argv[2]
-(pl.scan_csv(src)
-   .filter(pl.col("amount") > 10)
-   .group_by(["country", "category"])
-   .agg(pl.len().alias("n"),
-        pl.col("amount").sum().alias("amount_sum"),
-        pl.col("clicks").mean().alias("clicks_avg"))
-   .collect()
-   .write_csv(dst))
+src, dst, q = sys.argv[1], sys.argv[2], sys.argv[3]
+df = pl.scan_csv(src, try_parse_dates=True)
+aggs = [pl.len().alias("n"), pl.col("amount").sum().alias("amount_sum")]
+if q == "groupby":
+    out = (df.filter(pl.col("amount") > 10)
+             .group_by(["country", "category"])
+             .agg(pl.len().alias("n"),
+                  pl.col("amount").sum().alias("amount_sum"),
+                  pl.col("clicks").mean().alias("clicks_avg")))
+elif q == "tumbling":
+    out = (df.group_by(pl.col("ts").dt.truncate("1m").alias("window_start"), "country")
+             .agg(aggs)
+             .with_columns((pl.col("window_start") + pl.duration(minutes=1)).alias("window_end")))
+elif q == "sliding":
+    out = (pl.concat([df.select((pl.col("ts").dt.truncate("1m") - pl.duration(minutes=k)).alias("window_start"),
+                                "country", "amount") for k in range(5)])
+             .group_by("window_start", "country")
+             .agg(aggs)
+             .with_columns((pl.col("window_start") + pl.duration(minutes=5)).alias("window_end")))
+elif q == "session":
+    gap = pl.duration(minutes=5)
+    out = (df.sort("user_id", "ts")
+             .with_columns(((pl.col("ts") - pl.col("ts").shift(1).over("user_id")) >= gap)
+                           .fill_null(True).cast(pl.Int64).cum_sum().over("user_id").alias("sid"))
+             .group_by("user_id", "sid")
+             .agg(aggs + [pl.col("ts").min().alias("first_ts"), pl.col("ts").max().alias("last_ts")])
+             .with_columns(pl.col("first_ts").alias("window_start"), (pl.col("last_ts") + gap).alias("window_end"))
+             .drop("sid"))
+out.collect().write_csv(dst)
 PY
-  bench polars python3 "$out/polars_query.py" "$csv_abs" "$out/polars_out.csv"
-fi
+}
 
-# --- table -----------------------------------------------------------------
-echo
-echo "$(basename "$csv"), best of $runs runs, $threads DuckDB threads"
-printf '%-10s %8s %9s %13s %13s\n' tool "wall s" "peak MB" "time/DuckDB" "mem/DuckDB"
-for t in "${tools[@]}"; do
-  rt=-; rm=-
-  if [ -n "${best_wall[duckdb]:-}" ]; then
-    rt=$(awk -v a="${best_wall[$t]}" -v b="${best_wall[duckdb]}" 'BEGIN {printf "%.2f", a / b}')
-    rm=$(awk -v a="${best_kb[$t]}" -v b="${best_kb[duckdb]}" 'BEGIN {printf "%.2f", a / b}')
-  fi
-  printf '%-10s %8s %9s %13s %13s\n' "$t" "${best_wall[$t]}" "$((best_kb[$t] / 1024))" "$rt" "$rm"
-done
+# keys_of Q: the key columns csvcmp matches rows on.
+keys_of() {
+  case $1 in
+    groupby) echo country,category ;;
+    tumbling | sliding) echo window_start,country ;;
+    session) echo user_id,window_start ;;
+  esac
+}
 
-# --- do the outputs agree? -------------------------------------------------
-ref=
-for t in duckdb polars conveyor; do
-  if [ -n "${best_wall[$t]:-}" ]; then ref=$t; break; fi
-done
-echo
-if [ ${#tools[@]} -lt 2 ]; then
-  echo "outputs: fewer than two tools ran; nothing to compare"
-fi
-for t in "${tools[@]}"; do
-  [ "$t" = "$ref" ] && continue
-  printf '%s vs %s: ' "$t" "$ref"
-  if ! "$out/csvcmp" -key country,category "$out/${t}_out.csv" "$out/${ref}_out.csv"; then
-    status=1
+# run_query Q: every tool on query Q, the table, and the output check.
+run_query() {
+  local q=$1 t ref rt rm
+  best_wall=(); best_kb=(); tools=()
+  echo
+  echo "=== $q"
+  if [ $have_conveyor = 0 ]; then
+    :
+  elif "$out/conveyor" validate "examples/bench_$q.toml" >"$out/conveyor_validate.log" 2>&1; then
+    CONVEYOR_BENCH_CSV=$csv_abs CONVEYOR_BENCH_OUT=$out/conveyor_${q}_out.csv \
+      bench "conveyor_$q" "$out/conveyor" run --log-level error "examples/bench_$q.toml"
+  else
+    echo "conveyor: skipped: examples/bench_$q.toml does not validate:"
+    sed 's/^/  /' "$out/conveyor_validate.log"
   fi
+  if [ $have_duckdb = 1 ]; then
+    bench "duckdb_$q" "$out/duckdb" -query "$q" -csv "$csv_abs" -out "$out/duckdb_${q}_out.csv" -threads "$threads"
+  fi
+  if [ $have_polars = 1 ]; then
+    polars_query >"$out/polars_query.py"
+    bench "polars_$q" python3 "$out/polars_query.py" "$csv_abs" "$out/polars_${q}_out.csv" "$q"
+  fi
+
+  echo
+  echo "$q over $(basename "$csv"), best of $runs runs, $threads DuckDB threads"
+  printf '%-10s %8s %9s %13s %13s\n' tool "wall s" "peak MB" "time/DuckDB" "mem/DuckDB"
+  for t in "${tools[@]}"; do
+    rt=-; rm=-
+    if [ -n "${best_wall[duckdb_$q]:-}" ]; then
+      rt=$(awk -v a="${best_wall[$t]}" -v b="${best_wall[duckdb_$q]}" 'BEGIN {printf "%.2f", a / b}')
+      rm=$(awk -v a="${best_kb[$t]}" -v b="${best_kb[duckdb_$q]}" 'BEGIN {printf "%.2f", a / b}')
+    fi
+    printf '%-10s %8s %9s %13s %13s\n' "${t%_"$q"}" "${best_wall[$t]}" "$((best_kb[$t] / 1024))" "$rt" "$rm"
+  done
+
+  ref=
+  for t in duckdb polars conveyor; do
+    if [ -n "${best_wall[${t}_$q]:-}" ]; then ref=$t; break; fi
+  done
+  if [ ${#tools[@]} -lt 2 ]; then
+    echo "outputs: fewer than two tools ran; nothing to compare"
+  fi
+  for t in "${tools[@]}"; do
+    t=${t%_"$q"}
+    [ "$t" = "$ref" ] && continue
+    printf '%s vs %s: ' "$t" "$ref"
+    if ! "$out/csvcmp" -key "$(keys_of "$q")" "$out/${t}_${q}_out.csv" "$out/${ref}_${q}_out.csv"; then
+      status=1
+    fi
+  done
+}
+
+for q in $queries; do
+  run_query "$q"
 done
 exit $status

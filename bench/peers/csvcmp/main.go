@@ -9,7 +9,9 @@
 // that are not numbers, when -key is empty) and may come in any order. Cells
 // that parse as numbers in both files are equal when
 // |a-b| <= tol * max(1, |a|, |b|), so sums of floating-point numbers added in
-// different orders agree; other cells must be equal strings. Exit status 0
+// different orders agree; cells that parse as timestamps (RFC 3339, or
+// DuckDB's "2006-01-02 15:04:05[.fff][+00]") are compared as instants; other
+// cells must be equal strings. Exit status 0
 // when the files agree, 1 when they differ (the first differences are
 // printed), 2 on a usage or read error.
 package main
@@ -24,6 +26,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 type table struct {
@@ -93,9 +96,36 @@ func load(path string) (*table, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
+		for i, c := range rec {
+			rec[i] = canonTime(c)
+		}
 		t.rows = append(t.rows, rec)
 	}
 	return t, nil
+}
+
+// timeLayouts are the timestamp spellings the tools write.
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999Z07",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999-0700",
+}
+
+// canonTime rewrites a timestamp cell as RFC 3339 in UTC, so that the same
+// instant written differently compares equal (also as a key).
+func canonTime(c string) string {
+	if len(c) < 19 || c[4] != '-' || c[7] != '-' {
+		return c
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, c); err == nil {
+			return t.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	return c
 }
 
 func isNum(s string) bool {
