@@ -148,6 +148,10 @@ func (e *Encoder) writeRow(row []byte) error {
 	return err
 }
 
+// Flush writes what is buffered (a streaming sink calls it after each
+// batch; with FormatRecords the document stays open).
+func (e *Encoder) Flush() error { return e.w.Flush() }
+
 // Close ends the document and flushes.
 func (e *Encoder) Close() error {
 	if e.format != FormatJSONL {

@@ -30,6 +30,8 @@ func Register(r *flow.Registry) {
 func RegisterIO(r *flow.Registry, s Streams) {
 	r.Register(ReadSpec(s.Stdin))
 	r.Register(WriteSpec(s.Stdout))
+	r.Register(StreamSpec(s.Stdin))
+	r.Register(StreamWriteSpec(s.Stdout))
 }
 
 // ReadSpec is the spec of stdin.read reading from in.

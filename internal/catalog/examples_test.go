@@ -47,9 +47,15 @@ func runExample(t *testing.T, spec *flow.Spec, ex flow.Example) {
 		return
 	case "stdin.read":
 		spectest.Run(t, stdio.ReadSpec(strings.NewReader(ex.Input)), ex)
-	case "stdout.write":
+	case "stdin.stream":
+		spectest.Run(t, stdio.StreamSpec(strings.NewReader(ex.Input)), ex)
+	case "stdout.write", "stdout.stream":
 		var printed bytes.Buffer
-		spectest.Run(t, stdio.WriteSpec(&printed), ex)
+		w := stdio.WriteSpec(&printed)
+		if spec.Name == "stdout.stream" {
+			w = stdio.StreamWriteSpec(&printed)
+		}
+		spectest.Run(t, w, ex)
 		if printed.String() != ex.Output {
 			t.Errorf("printed:\n%s\nwant:\n%s", printed.String(), ex.Output)
 		}
