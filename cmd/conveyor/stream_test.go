@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -192,5 +193,40 @@ format = "jsonl"
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit at EOF: %v", err)
+	}
+}
+
+// `conveyor run` refuses a pipeline whose source never ends and points at
+// `conveyor stream`; bounded by its parameter, the same source runs.
+func TestRunRefusesUnboundedSource(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "app.log"), "a\nb\n")
+	pipeline := func(follow bool) string {
+		return fmt.Sprintf(`[pipeline]
+name = "tail"
+
+[[stages]]
+id = "tail"
+function = "file.watch"
+[stages.config]
+path = "app.log"
+format = "raw"
+follow = %v
+
+[[stages]]
+id = "out"
+function = "stdout.stream"
+inputs = ["tail"]
+`, follow)
+	}
+	writeFile(t, filepath.Join(dir, "tail.toml"), pipeline(true))
+	r := conveyor(t, dir, nil, "run", "tail.toml")
+	if r.code != 2 || !strings.Contains(r.stderr, `"tail" never ends by itself`) || !strings.Contains(r.stderr, "conveyor stream tail.toml") {
+		t.Errorf("exit %d\n%s", r.code, r.stderr)
+	}
+	writeFile(t, filepath.Join(dir, "tail.toml"), pipeline(false))
+	r = conveyor(t, dir, nil, "run", "--log-level", "error", "tail.toml")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, `{"line":"a"}`+"\n"+`{"line":"b"}`+"\n") {
+		t.Errorf("bounded: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/conveyor-etl/conveyor/connectors/arrowipc"
 	csvconn "github.com/conveyor-etl/conveyor/connectors/csv"
 	"github.com/conveyor-etl/conveyor/connectors/discard"
+	"github.com/conveyor-etl/conveyor/connectors/filewatch"
 	"github.com/conveyor-etl/conveyor/connectors/jsonfile"
 	"github.com/conveyor-etl/conveyor/connectors/parquet"
 	"github.com/conveyor-etl/conveyor/connectors/stdio"
@@ -44,6 +45,7 @@ func RegistryWith(s stdio.Streams) *flow.Registry {
 	parquet.Register(r)
 	arrowipc.Register(r)
 	discard.Register(r)
+	filewatch.Register(r)
 	stdio.RegisterIO(r, s)
 	operators.Register(r)
 	order.Register(r)
