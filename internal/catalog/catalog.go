@@ -9,6 +9,7 @@ import (
 	csvconn "github.com/conveyor-etl/conveyor/connectors/csv"
 	"github.com/conveyor-etl/conveyor/connectors/discard"
 	"github.com/conveyor-etl/conveyor/connectors/filewatch"
+	"github.com/conveyor-etl/conveyor/connectors/generate"
 	"github.com/conveyor-etl/conveyor/connectors/jsonfile"
 	"github.com/conveyor-etl/conveyor/connectors/parquet"
 	"github.com/conveyor-etl/conveyor/connectors/stdio"
@@ -46,6 +47,7 @@ func RegistryWith(s stdio.Streams) *flow.Registry {
 	arrowipc.Register(r)
 	discard.Register(r)
 	filewatch.Register(r)
+	generate.Register(r)
 	stdio.RegisterIO(r, s)
 	operators.Register(r)
 	order.Register(r)
