@@ -39,7 +39,7 @@ func (c *collector) Write(_ context.Context, _ *flow.Stage, b arrow.RecordBatch)
 	return nil
 }
 func (c *collector) Close(context.Context, *flow.Stage) error { return nil }
-func (c *collector) Abort()                                  {}
+func (c *collector) Abort()                                   {}
 
 func (c *collector) snapshot() []string {
 	c.mu.Lock()

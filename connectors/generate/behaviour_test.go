@@ -214,7 +214,7 @@ inputs = ["g"]
 type dropSink struct{}
 
 func (dropSink) Write(context.Context, *flow.Stage, arrow.RecordBatch) error { return nil }
-func (dropSink) Close(context.Context, *flow.Stage) error                   { return nil }
+func (dropSink) Close(context.Context, *flow.Stage) error                    { return nil }
 func (dropSink) Abort()                                                      {}
 
 // The event mix and the ids of the Nexmark stream.
