@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -145,6 +146,13 @@ func coerce(p *Param, v any) (any, error) {
 				return nil, fmt.Errorf("must be an integer, got %v", x)
 			}
 			out = int64(x)
+		case string:
+			// A number written as a string, typically "${VAR:-100}".
+			n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("must be an integer, got the string %q", x)
+			}
+			out = n
 		default:
 			return nil, fmt.Errorf("must be an integer, got %s", typeName(v))
 		}
@@ -154,6 +162,12 @@ func coerce(p *Param, v any) (any, error) {
 			out = float64(x)
 		case float64:
 			out = x
+		case string:
+			f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+			if err != nil {
+				return nil, fmt.Errorf("must be a number, got the string %q", x)
+			}
+			out = f
 		default:
 			return nil, fmt.Errorf("must be a number, got %s", typeName(v))
 		}

@@ -55,7 +55,7 @@ column = 5
 	text := err.Error()
 	for _, want := range []string{
 		`p.toml:8: stage "load": key "config.rowz": unknown parameter for test.gen (did you mean "rows"?)`,
-		`p.toml:9: stage "load": key "config.batch": must be an integer, got a string`,
+		`p.toml:9: stage "load": key "config.batch": must be an integer, got the string "ten"`,
 		`stage "load": key "config.rows": required parameter of test.gen is missing`,
 		`p.toml:12: stage "load": key "id": duplicate stage id (first used on line 4)`,
 		`p.toml:19: stage "dbl": key "function": unknown function "test.dubble" (did you mean "test.double"?)`,
