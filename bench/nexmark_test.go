@@ -106,7 +106,7 @@ func (s latencySink) Write(_ context.Context, st *flow.Stage, b arrow.RecordBatc
 	return nil
 }
 func (latencySink) Close(context.Context, *flow.Stage) error { return nil }
-func (latencySink) Abort()                                  {}
+func (latencySink) Abort()                                   {}
 
 func BenchmarkNexmarkLatency(b *testing.B) {
 	rate := envInt("NEXMARK_RATE", 100_000)
