@@ -230,3 +230,27 @@ inputs = ["tail"]
 		t.Errorf("bounded: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// The streaming example runs on the data that ships with it.
+func TestStreamLiveWindowsExample(t *testing.T) {
+	dir := workdir(t)
+	in, err := os.Open(filepath.Join(dir, "examples/data/clicks.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	r := conveyor(t, dir, in, "stream", "examples/live_windows.toml")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 7 || lines[0] != `{"window_start":"2024-05-01T10:00:00Z","window_end":"2024-05-01T10:01:00Z","country":"FR","clicks":2,"amount":17}` {
+		t.Errorf("windows:\n%s", r.stdout)
+	}
+	if late := readLines(t, filepath.Join(dir, "examples/out/late.jsonl")); len(late) != 1 || !strings.Contains(late[0], `"amount":100`) {
+		t.Errorf("late rows: %q", late)
+	}
+	if !strings.Contains(r.stderr, `pipeline "live_windows" finished`) {
+		t.Errorf("summary missing:\n%s", r.stderr)
+	}
+}
