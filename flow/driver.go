@@ -27,7 +27,10 @@ func runOperator(ctx context.Context, st *Stage, op any) (err error) {
 	}()
 	switch o := op.(type) {
 	case Operator:
-		return o.Run(ctx, st)
+		if err := o.Run(ctx, st); err != nil {
+			return err
+		}
+		return st.releaseHeld(ctx, st.Spec != nil && st.Spec.Kind == KindSink)
 	case Transformer:
 		return runTransformer(ctx, st, o)
 	case Sink:
@@ -37,6 +40,11 @@ func runOperator(ctx context.Context, st *Stage, op any) (err error) {
 }
 
 func runTransformer(ctx context.Context, st *Stage, t Transformer) error {
+	// A stateless transform passes barriers on at once (the rows before
+	// them have been emitted); one that holds rows until its Flush holds
+	// them until then.
+	st.HandleBarriers()
+	_, stateful := t.(Flusher)
 	for {
 		msg, ok, err := st.Recv(ctx)
 		if err != nil {
@@ -44,6 +52,14 @@ func runTransformer(ctx context.Context, st *Stage, t Transformer) error {
 		}
 		if !ok {
 			break
+		}
+		if msg.Kind == MsgBarrier {
+			if stateful {
+				st.HoldBarrier(msg.Barrier)
+			} else if err := st.ForwardBarrier(ctx, msg.Barrier); err != nil {
+				return err
+			}
+			continue
 		}
 		if msg.Kind != MsgData {
 			if msg.Kind == MsgWatermark {
@@ -74,9 +90,11 @@ func runTransformer(ctx context.Context, st *Stage, t Transformer) error {
 		}
 	}
 	if f, ok := t.(Flusher); ok {
-		return f.Flush(ctx, st)
+		if err := f.Flush(ctx, st); err != nil {
+			return err
+		}
 	}
-	return nil
+	return st.releaseHeld(ctx, false)
 }
 
 func runSink(ctx context.Context, st *Stage, s Sink) (err error) {
@@ -85,6 +103,11 @@ func runSink(ctx context.Context, st *Stage, s Sink) (err error) {
 			s.Abort()
 		}
 	}()
+	// A barrier is acknowledged once what was written before it is
+	// durable: at once after Durable for sinks that have it, after Close
+	// for the others.
+	st.HandleBarriers()
+	durable, _ := s.(Durable)
 	for {
 		msg, ok, err := st.Recv(ctx)
 		if err != nil {
@@ -92,6 +115,17 @@ func runSink(ctx context.Context, st *Stage, s Sink) (err error) {
 		}
 		if !ok {
 			break
+		}
+		if msg.Kind == MsgBarrier {
+			if durable == nil {
+				st.HoldBarrier(msg.Barrier)
+				continue
+			}
+			if err := durable.Durable(ctx, st); err != nil {
+				return fmt.Errorf("stage %q: %w", st.ID, err)
+			}
+			msg.Barrier.Ack()
+			continue
 		}
 		if msg.Kind != MsgData {
 			continue
@@ -112,7 +146,10 @@ func runSink(ctx context.Context, st *Stage, s Sink) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.Close(ctx, st)
+	if err := s.Close(ctx, st); err != nil {
+		return err
+	}
+	return st.releaseHeld(ctx, true)
 }
 
 // withRetry runs f once, and under the "retry" strategy up to maxRetries

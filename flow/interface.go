@@ -57,6 +57,12 @@ const (
 	// MsgInputEnd says that input Message.Input has ended (no batch). It
 	// is only delivered to operators that called Stage.ReportInputEnds.
 	MsgInputEnd
+	// MsgBarrier carries an acknowledgement marker (Message.Barrier): every
+	// row emitted before it on the edge must be durably written before it
+	// is acknowledged. It is only delivered to operators that called
+	// Stage.HandleBarriers; for the others the runtime holds it until the
+	// operator has finished.
+	MsgBarrier
 )
 
 // Message is what travels on an edge between two stages.
@@ -68,6 +74,7 @@ type Message struct {
 	Kind      MessageKind
 	Batch     arrow.RecordBatch
 	Watermark time.Time
+	Barrier   *Barrier
 	Input     int
 }
 

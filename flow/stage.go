@@ -92,6 +92,11 @@ type Stage struct {
 
 	pending []Rejection
 
+	// Barriers: handleBarriers makes Recv deliver them; otherwise they are
+	// held here until the operator finishes.
+	handleBarriers bool
+	heldBarriers   []*Barrier
+
 	// collect, when set, receives every emitted batch instead of the
 	// output channels (isolated runs).
 	collect func(port string, b arrow.RecordBatch)
@@ -205,6 +210,11 @@ func (s *Stage) Recv(ctx context.Context) (msg Message, ok bool, err error) {
 			s.wms.seen(msg.Input, s.Clock.Now())
 			s.wms.observe(msg.Input, msg.Watermark)
 			s.promote()
+		case MsgBarrier:
+			if s.handleBarriers {
+				return msg, true, nil
+			}
+			s.heldBarriers = append(s.heldBarriers, msg.Barrier)
 		case MsgInputEnd:
 			s.wms.end(msg.Input)
 			s.promote()
@@ -244,6 +254,10 @@ func (s *Stage) RecvFrom(ctx context.Context, input int) (msg Message, ok bool, 
 		if msg.Kind == MsgData && msg.Batch != nil {
 			s.metrics.BatchesIn.Add(1)
 			s.metrics.RowsIn.Add(msg.Batch.NumRows())
+		}
+		if msg.Kind == MsgBarrier && !s.handleBarriers {
+			s.heldBarriers = append(s.heldBarriers, msg.Barrier)
+			return s.RecvFrom(ctx, input)
 		}
 	}
 	return msg, ok, nil

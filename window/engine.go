@@ -109,6 +109,21 @@ type engine struct {
 	outWM  int64
 	now    time.Time
 	rows   int64 // rows processed (tests)
+
+	// Barriers (acknowledgement markers): each slot records the epoch it
+	// was created in (the number of barriers received before); a barrier
+	// is passed on once no slot of its epoch or an earlier one is open,
+	// i.e. once every row received before it has been emitted.
+	epoch     int64
+	slotEpoch []int64
+	openEp    map[int64]int
+	lowEp     int64
+	barriers  []pendingBarrier
+}
+
+type pendingBarrier struct {
+	b     *flow.Barrier
+	epoch int64
 }
 
 func newEngine(set *settings, env flow.BuildEnv) *engine {
@@ -117,7 +132,7 @@ func newEngine(set *settings, env flow.BuildEnv) *engine {
 		bs = 65536
 	}
 	return &engine{set: set, mem: env.Alloc, batchSize: bs, wins: map[wkey]*window{}, held: map[uint32]*held{},
-		wm: none, inband: none, outWM: none, nslots: 1}
+		wm: none, inband: none, outWM: none, nslots: 1, openEp: map[int64]int{}}
 }
 
 // ---- binding ----
@@ -164,18 +179,64 @@ func typeEqualNil(a, b arrow.DataType) bool {
 // ---- slots ----
 
 func (e *engine) alloc() int32 {
+	var s int32
 	if n := len(e.free); n > 0 {
-		s := e.free[n-1]
+		s = e.free[n-1]
 		e.free = e.free[:n-1]
-		return s
+	} else {
+		s = e.nslots
+		e.nslots++
 	}
-	s := e.nslots
-	e.nslots++
+	if int(s) >= len(e.slotEpoch) {
+		e.slotEpoch = grow(e.slotEpoch, int(s)+1)
+	}
+	e.slotEpoch[s] = e.epoch
+	e.openEp[e.epoch]++
 	return s
+}
+
+// inherit makes dst, which absorbs src (a session merge), hold src's rows:
+// it takes the older of the two epochs.
+func (e *engine) inherit(dst, src int32) {
+	if ed, es := e.slotEpoch[dst], e.slotEpoch[src]; es < ed {
+		e.closeEpoch(ed)
+		e.slotEpoch[dst] = es
+		e.openEp[es]++
+	}
+}
+
+func (e *engine) closeEpoch(ep int64) {
+	if n := e.openEp[ep] - 1; n > 0 {
+		e.openEp[ep] = n
+	} else {
+		delete(e.openEp, ep)
+	}
+}
+
+// barrier registers a barrier received after every row so far.
+func (e *engine) barrier(b *flow.Barrier) {
+	e.barriers = append(e.barriers, pendingBarrier{b, e.epoch})
+	e.epoch++
+}
+
+// releaseBarriers passes on the barriers whose rows have all been emitted.
+func (e *engine) releaseBarriers(ctx context.Context, st *flow.Stage) error {
+	for e.lowEp < e.epoch && e.openEp[e.lowEp] == 0 {
+		e.lowEp++
+	}
+	for len(e.barriers) > 0 && e.barriers[0].epoch < e.lowEp {
+		b := e.barriers[0].b
+		e.barriers = e.barriers[1:]
+		if err := st.ForwardBarrier(ctx, b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // release frees slot s (its state is reset).
 func (e *engine) release(s int32) {
+	e.closeEpoch(e.slotEpoch[s])
 	for _, a := range e.accs {
 		a.Reset(s)
 	}
@@ -558,6 +619,7 @@ func (e *engine) process(ctx context.Context, st *flow.Stage, b arrow.RecordBatc
 		e.hold(b, k)
 	}
 	for _, m := range e.merges {
+		e.inherit(m[0], m[1])
 		e.release(m[1])
 	}
 	if len(e.late) > 0 {

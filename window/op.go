@@ -33,6 +33,7 @@ type received struct {
 func (o *op) Run(ctx context.Context, st *flow.Stage) (err error) {
 	e := o.e
 	st.ReportInputEnds()
+	st.HandleBarriers()
 	if e.set.idle > 0 {
 		st.SetIdleTimeout(e.set.idle)
 	}
@@ -158,6 +159,8 @@ func (o *op) handle(ctx context.Context, st *flow.Stage, r received) error {
 		e.inband = max(e.inband, m.Watermark.UnixMicro())
 	case flow.MsgInputEnd:
 		e.inputs[m.Input].ended = true
+	case flow.MsgBarrier:
+		e.barrier(m.Barrier)
 	}
 	e.now = r.at
 	return o.progress(ctx, st)
@@ -179,6 +182,9 @@ func (o *op) progress(ctx context.Context, st *flow.Stage) error {
 		return err
 	}
 	e.compactKeys()
+	if err := e.releaseBarriers(ctx, st); err != nil {
+		return err
+	}
 	out := e.wm
 	if out != none && e.set.timeCol != "" && out != endOfTime {
 		out -= e.set.lateness // windows within the lateness may still emit
@@ -208,8 +214,14 @@ func (o *op) finish(ctx context.Context, st *flow.Stage) error {
 		if n := e.dropAll(); n > 0 {
 			st.Logger.Warn(fmt.Sprintf("%s: draining: dropped %d open window(s) (on_shutdown = \"drop\")", e.set.stage, n))
 		}
+		// The dropped rows were not emitted: their barriers are not
+		// passed on, so a source that commits (Kafka) reads them again.
+		e.barriers = nil
 		return nil
 	}
 	e.now = st.Clock.Now()
-	return e.fire(ctx, st, endOfTime, true)
+	if err := e.fire(ctx, st, endOfTime, true); err != nil {
+		return err
+	}
+	return e.releaseBarriers(ctx, st)
 }

@@ -169,4 +169,8 @@ func (w *streamWriter) Write(ctx context.Context, st *flow.Stage, b arrow.Record
 
 func (w *streamWriter) Close(ctx context.Context, st *flow.Stage) error { return w.out.Flush() }
 
+// Durable: every batch is flushed to the output as it is written, so a
+// barrier is acknowledged at once.
+func (w *streamWriter) Durable(ctx context.Context, st *flow.Stage) error { return nil }
+
 func (w *streamWriter) Abort() { w.out.Flush() }
