@@ -110,3 +110,10 @@ func (s *Stage) releaseHeld(ctx context.Context, sink bool) error {
 	}
 	return nil
 }
+
+// AfterRun registers f to run once every stage of the pipeline has ended,
+// whatever the outcome, before Runner.Run returns: a source that commits
+// what its sinks acknowledged (Kafka offsets) finishes its commits there,
+// since the last acknowledgements come when the sinks close, after the
+// source itself returned.
+func (s *Stage) AfterRun(f func()) { s.afterRun = append(s.afterRun, f) }

@@ -107,7 +107,7 @@ func Validate(f *File, reg *Registry) (*Graph, error) {
 		}
 		if d.Function == "" {
 			add(i, label, "function", "every stage needs a function (e.g. function = \"csv.read\")")
-		} else if spec, ok := reg.Lookup(d.Function); !ok {
+		} else if spec, ok := reg.LookupFor(d.Function, len(d.Inputs) > 0); !ok {
 			msg := fmt.Sprintf("unknown function %q", d.Function)
 			if s := reg.Suggest(d.Function); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)

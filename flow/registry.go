@@ -12,11 +12,30 @@ import (
 type Registry struct {
 	specs   map[string]*Spec
 	aliases map[string]string
+	// byInputs are legacy names that mean a source without inputs and a
+	// sink with them (function = "kafka").
+	byInputs map[string][2]string
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{specs: map[string]*Spec{}, aliases: map[string]string{}}
+	return &Registry{specs: map[string]*Spec{}, aliases: map[string]string{}, byInputs: map[string][2]string{}}
+}
+
+// AliasByInputs makes name mean the stage source in a stage without
+// inputs and the stage sink in one with inputs (the original Conveyor's
+// function = "kafka").
+func (r *Registry) AliasByInputs(name, source, sink string) { r.byInputs[name] = [2]string{source, sink} }
+
+// LookupFor is Lookup for a stage declared with or without inputs.
+func (r *Registry) LookupFor(name string, hasInputs bool) (*Spec, bool) {
+	if pair, ok := r.byInputs[name]; ok {
+		if hasInputs {
+			return r.Lookup(pair[1])
+		}
+		return r.Lookup(pair[0])
+	}
+	return r.Lookup(name)
 }
 
 // CommonParams are accepted by every stage.

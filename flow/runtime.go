@@ -76,7 +76,7 @@ func NewRunner(g *Graph, opts Options) (*Runner, error) {
 	proj := g.Projection()
 	for _, n := range g.Nodes {
 		logger := opts.Logger.With("stage", n.ID)
-		env := BuildEnv{StageID: n.ID, Alloc: opts.Alloc, Clock: opts.Clock, Logger: logger,
+		env := BuildEnv{StageID: n.ID, Pipeline: f.Pipeline.Name, Alloc: opts.Alloc, Clock: opts.Clock, Logger: logger,
 			BaseDir: opts.BaseDir, BatchSize: f.Global.BatchSize, Columns: proj[n.ID]}
 		op, err := n.Spec.New(n.Config, env)
 		if err != nil {
@@ -166,6 +166,11 @@ func (r *Runner) Run(ctx context.Context) error {
 		})
 	}
 	err := g.Wait()
+	for _, st := range r.stages {
+		for _, f := range st.afterRun {
+			f()
+		}
+	}
 	r.end = r.opts.Clock.Now()
 	// Release what cancelled stages left in flight.
 	for _, ch := range all {

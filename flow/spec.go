@@ -143,6 +143,8 @@ func (s *Spec) Param(name string) *Param {
 type BuildEnv struct {
 	// StageID is the stage's id in the pipeline.
 	StageID string
+	// Pipeline is the pipeline's name ([pipeline] name).
+	Pipeline string
 	// Alloc allocates every Arrow buffer the stage creates.
 	Alloc memory.Allocator
 	// Clock drives all processing-time behaviour.

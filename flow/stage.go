@@ -96,6 +96,7 @@ type Stage struct {
 	// held here until the operator finishes.
 	handleBarriers bool
 	heldBarriers   []*Barrier
+	afterRun       []func()
 
 	// collect, when set, receives every emitted batch instead of the
 	// output channels (isolated runs).

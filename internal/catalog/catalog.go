@@ -11,6 +11,7 @@ import (
 	"github.com/conveyor-etl/conveyor/connectors/filewatch"
 	"github.com/conveyor-etl/conveyor/connectors/generate"
 	"github.com/conveyor-etl/conveyor/connectors/jsonfile"
+	"github.com/conveyor-etl/conveyor/connectors/kafka"
 	"github.com/conveyor-etl/conveyor/connectors/parquet"
 	"github.com/conveyor-etl/conveyor/connectors/stdio"
 	"github.com/conveyor-etl/conveyor/flow"
@@ -48,6 +49,7 @@ func RegistryWith(s stdio.Streams) *flow.Registry {
 	discard.Register(r)
 	filewatch.Register(r)
 	generate.Register(r)
+	kafka.Register(r)
 	stdio.RegisterIO(r, s)
 	operators.Register(r)
 	order.Register(r)

@@ -1,6 +1,12 @@
 package catalog
 
 import (
+	"context"
+	"fmt"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"bytes"
 	"strings"
 	"testing"
@@ -45,6 +51,24 @@ func runExample(t *testing.T, spec *flow.Spec, ex flow.Example) {
 		ex.Config = "inline = '''\n" + subpipeline.PassThrough + "'''\n"
 		spectest.Run(t, run, ex)
 		return
+	case "kafka.consume", "kafka.produce":
+		// A real Kafka-protocol broker in process, holding the example's
+		// input topic.
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "events", "out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		addr := c.ListenAddrs()[0]
+		w := &kafkago.Writer{Addr: kafkago.TCP(addr), Topic: "events"}
+		for i := 1; i <= 3; i++ {
+			if err := w.WriteMessages(context.Background(), kafkago.Message{Value: []byte(fmt.Sprintf(`{"id":%d}`, i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.Close()
+		ex.Config = strings.ReplaceAll(ex.Config, "127.0.0.1:9092", addr)
+		spectest.Run(t, spec, ex)
 	case "stdin.read":
 		spectest.Run(t, stdio.ReadSpec(strings.NewReader(ex.Input)), ex)
 	case "stdin.stream":
