@@ -25,7 +25,9 @@ func NewRegistry() *Registry {
 // AliasByInputs makes name mean the stage source in a stage without
 // inputs and the stage sink in one with inputs (the original Conveyor's
 // function = "kafka").
-func (r *Registry) AliasByInputs(name, source, sink string) { r.byInputs[name] = [2]string{source, sink} }
+func (r *Registry) AliasByInputs(name, source, sink string) {
+	r.byInputs[name] = [2]string{source, sink}
+}
 
 // LookupFor is Lookup for a stage declared with or without inputs.
 func (r *Registry) LookupFor(name string, hasInputs bool) (*Spec, bool) {

@@ -105,7 +105,7 @@ fail with an error naming them.`,
 				startFirst: cfg.Str("start") != "latest", format: lines.Format, lines: lines,
 				kafkaTime: cfg.Str("timestamp") == "kafka", maxMessages: int64(cfg.Int("max_messages")),
 				idleTimeout: time.Duration(cfg.Int("timeout_ms")) * time.Millisecond,
-				retries: max(cfg.Int("max_retries"), 1), backoff: cfg.Duration("retry_backoff"), session: cfg.Duration("session_timeout")}
+				retries:     max(cfg.Int("max_retries"), 1), backoff: cfg.Duration("retry_backoff"), session: cfg.Duration("session_timeout")}
 			if c.backoff <= 0 {
 				c.backoff = time.Second
 			}
