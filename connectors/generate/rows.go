@@ -2,6 +2,7 @@ package generate
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -12,95 +13,139 @@ import (
 	"github.com/conveyor-etl/conveyor/operators/expr"
 )
 
-// baseSchema holds the columns expressions of mode rows can use.
+// The base columns the expressions of mode rows are evaluated over.
+const (
+	colSeq  = "seq"
+	colTS   = "ts"
+	colRand = "rand"
+)
+
 var baseSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "seq", Type: arrow.PrimitiveTypes.Int64},
-	{Name: "ts", Type: arrow.FixedWidthTypes.Timestamp_us},
-	{Name: "rand", Type: arrow.PrimitiveTypes.Float64},
+	{Name: colSeq, Type: arrow.PrimitiveTypes.Int64},
+	{Name: colTS, Type: tsType},
+	{Name: colRand, Type: arrow.PrimitiveTypes.Float64},
 }, nil)
 
-// rowsProducer is mode = "rows".
+// rowsProducer is mode = "rows": each batch is a base batch of the base
+// columns the expressions use, over which every emitted column's
+// expression is evaluated once (vectorized).
 type rowsProducer struct {
-	names    []string
-	progs    []*expr.Program
-	out      *arrow.Schema
-	seed     uint64
-	interval int64 // µs
-	start    int64 // µs
-	useRand  bool
+	full, out *arrow.Schema
+	names     []string        // emitted columns (the projection)
+	progs     []*expr.Program // nil entries: a base column passed as is
+	base      *arrow.Schema   // the base columns built
+	seed      uint64
+	clk       eventClock
 }
 
 func newRows(cfg flow.Config, env flow.BuildEnv, seed uint64, interval time.Duration) (*rowsProducer, error) {
-	p := &rowsProducer{seed: seed, interval: interval.Microseconds()}
-	if p.interval <= 0 {
-		p.interval = 1
-	}
+	p := &rowsProducer{seed: seed, clk: newEventClock(interval)}
 	var opts []expr.Option
-	if env.Clock != nil {
-		opts = append(opts, expr.WithNow(func() time.Time { return env.Clock.Now() }))
+	if clk := env.Clock; clk != nil {
+		opts = append(opts, expr.WithNow(clk.Now))
 	}
-	table := cfg.Table("columns")
 	var fields []arrow.Field
+	var progs []*expr.Program
+	table := cfg.Table("columns")
 	for _, name := range cfg.SortedKeys("columns") {
+		key := "columns." + name
 		src, ok := table[name].(string)
 		if !ok {
-			return nil, &flow.ParamError{Key: "columns." + name, Err: fmt.Errorf("generate: columns.%s must be an expression (a string), got %T", name, table[name])}
+			return nil, &flow.ParamError{Key: key, Err: fmt.Errorf("generate: %s must be an expression (a string), got %T", key, table[name])}
 		}
 		prog, err := expr.Compile(src, baseSchema, opts...)
 		if err != nil {
-			return nil, &flow.ParamError{Key: "columns." + name, Err: err}
+			return nil, &flow.ParamError{Key: key, Err: fmt.Errorf("generate: %w (the columns available are seq, ts and rand)", err)}
+		}
+		fields = append(fields, arrow.Field{Name: name, Type: prog.Type(), Nullable: true})
+		progs = append(progs, prog)
+	}
+	if len(fields) == 0 {
+		// No columns: the row number and the event time.
+		fields = baseSchema.Fields()[:2]
+		progs = []*expr.Program{nil, nil}
+	}
+	p.full = arrow.NewSchema(fields, nil)
+
+	// The projection: only the columns the pipeline reads (at least one).
+	var out []arrow.Field
+	for i, f := range fields {
+		if env.Columns == nil || slices.Contains(env.Columns, f.Name) {
+			out = append(out, f)
+			p.names = append(p.names, f.Name)
+			p.progs = append(p.progs, progs[i])
+		}
+	}
+	if len(out) == 0 {
+		out, p.names, p.progs = fields[:1], []string{fields[0].Name}, progs[:1]
+	}
+	p.out = arrow.NewSchema(out, nil)
+
+	// The base columns to build: seq always (it carries the row count),
+	// ts and rand when an emitted expression reads them.
+	used := map[string]bool{colSeq: true}
+	for i, prog := range p.progs {
+		if prog == nil {
+			used[p.names[i]] = true
+			continue
 		}
 		for _, c := range prog.Columns() {
-			if c == "rand" {
-				p.useRand = true
-			}
+			used[c] = true
 		}
-		p.names = append(p.names, name)
-		p.progs = append(p.progs, prog)
-		fields = append(fields, arrow.Field{Name: name, Type: prog.Type(), Nullable: true})
 	}
-	if len(p.names) == 0 {
-		p.out = arrow.NewSchema(baseSchema.Fields()[:2], nil)
-		return p, nil
+	var base []arrow.Field
+	for _, f := range baseSchema.Fields() {
+		if used[f.Name] {
+			base = append(base, f)
+		}
 	}
-	p.out = arrow.NewSchema(fields, nil)
+	p.base = arrow.NewSchema(base, nil)
 	return p, nil
 }
 
-func (p *rowsProducer) setStart(t time.Time) { p.start = t.UnixMicro() }
+func (p *rowsProducer) setStart(us int64) { p.clk.start = us }
 
-func (p *rowsProducer) schema() *arrow.Schema { return p.out }
+func (p *rowsProducer) eventTime(e int64) int64 { return p.clk.at(e) }
 
-// produce builds the base columns for rows [from, from+n) and evaluates
-// the expressions over them.
-func (p *rowsProducer) produce(st *flow.Stage, from, n int64) (arrow.RecordBatch, error) {
-	mem := st.Alloc
-	seq := make([]int64, n)
-	ts := make([]arrow.Timestamp, n)
-	for i := range n {
-		seq[i] = from + i
-		ts[i] = arrow.Timestamp(p.start + (from+i)*p.interval)
-	}
-	cols := []arrow.Array{int64Array(mem, seq), timestampArray(mem, ts)}
-	if p.useRand {
-		r := make([]float64, n)
-		for i := range n {
-			r[i] = unitFloat(mix(p.seed, uint64(from+i)))
+// produce builds the base batch of rows [from, from+n) and evaluates the
+// expressions over it.
+func (p *rowsProducer) produce(mem memory.Allocator, from, n int64) (arrow.RecordBatch, error) {
+	rows := int(n)
+	cols := make([]arrow.Array, 0, p.base.NumFields())
+	for _, f := range p.base.Fields() {
+		buf := newBuf(mem, rows*8)
+		switch f.Name {
+		case colSeq:
+			v := arrow.Int64Traits.CastFromBytes(buf.Bytes())[:rows]
+			for i := range v {
+				v[i] = from + int64(i)
+			}
+		case colTS:
+			v := arrow.Int64Traits.CastFromBytes(buf.Bytes())[:rows]
+			for i := range v {
+				v[i] = p.clk.at(from + int64(i))
+			}
+		case colRand:
+			v := arrow.Float64Traits.CastFromBytes(buf.Bytes())[:rows]
+			for i := range v {
+				v[i] = unitFloat(mix(p.seed, uint64(from+int64(i))))
+			}
 		}
-		cols = append(cols, float64Array(mem, r))
-	} else {
-		cols = append(cols, float64Array(mem, make([]float64, n)))
+		cols = append(cols, fixedArray(f.Type, rows, nil, buf))
 	}
-	base := array.NewRecordBatch(baseSchema, cols, n)
+	base := array.NewRecordBatch(p.base, cols, n)
 	for _, c := range cols {
 		c.Release()
 	}
 	defer base.Release()
-	if len(p.progs) == 0 {
-		return array.NewRecordBatch(p.out, base.Columns()[:2], n), nil
-	}
 	out := make([]arrow.Array, len(p.progs))
 	for i, prog := range p.progs {
+		if prog == nil {
+			a := base.Column(p.base.FieldIndices(p.names[i])[0])
+			a.Retain()
+			out[i] = a
+			continue
+		}
 		a, err := prog.Eval(mem, base)
 		if err != nil {
 			for _, o := range out[:i] {
@@ -115,49 +160,4 @@ func (p *rowsProducer) produce(st *flow.Stage, from, n int64) (arrow.RecordBatch
 		a.Release()
 	}
 	return b, nil
-}
-
-// mix is splitmix64 of seed and i: a deterministic, well-spread 64-bit
-// value per row.
-func mix(seed, i uint64) uint64 {
-	z := seed*0x9e3779b97f4a7c15 + i*0xbf58476d1ce4e5b9 + 0x94d049bb133111eb
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// unitFloat maps 64 random bits to [0, 1).
-func unitFloat(x uint64) float64 { return float64(x>>11) * (1.0 / (1 << 53)) }
-
-func int64Array(mem memory.Allocator, v []int64) arrow.Array {
-	buf := memory.NewResizableBuffer(mem)
-	buf.Resize(len(v) * 8)
-	copy(arrow.Int64Traits.CastFromBytes(buf.Bytes()), v)
-	d := array.NewData(arrow.PrimitiveTypes.Int64, len(v), []*memory.Buffer{nil, buf}, nil, 0, 0)
-	buf.Release()
-	a := array.MakeFromData(d)
-	d.Release()
-	return a
-}
-
-func float64Array(mem memory.Allocator, v []float64) arrow.Array {
-	buf := memory.NewResizableBuffer(mem)
-	buf.Resize(len(v) * 8)
-	copy(arrow.Float64Traits.CastFromBytes(buf.Bytes()), v)
-	d := array.NewData(arrow.PrimitiveTypes.Float64, len(v), []*memory.Buffer{nil, buf}, nil, 0, 0)
-	buf.Release()
-	a := array.MakeFromData(d)
-	d.Release()
-	return a
-}
-
-func timestampArray(mem memory.Allocator, v []arrow.Timestamp) arrow.Array {
-	buf := memory.NewResizableBuffer(mem)
-	buf.Resize(len(v) * 8)
-	copy(arrow.TimestampTraits.CastFromBytes(buf.Bytes()), v)
-	d := array.NewData(arrow.FixedWidthTypes.Timestamp_us, len(v), []*memory.Buffer{nil, buf}, nil, 0, 0)
-	buf.Release()
-	a := array.MakeFromData(d)
-	d.Release()
-	return a
 }
