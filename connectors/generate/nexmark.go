@@ -420,11 +420,12 @@ func (nx *nexmark) fillAuctions(mem memory.Allocator, from, end int64, rows int,
 			id := ep*auctionsPerEpoch + (e - ep*epochEvents - 1)
 			r := mix(nx.seed^saltAuction, uint64(id))
 			s := fmix(r + saltSecond)
+			u := fmix(s + saltSecond)
 			initial := logUniform(r, &initialSteps)
 			t := nx.clk.at(e)
-			seller := hotID(lp)
-			if (s>>40)&3 == 0 {
-				seller = recentID(s>>8, lp)
+			seller := hotID(lp) // three in four: the hot seller
+			if u&3 == 0 {
+				seller = recentID(u>>32, lp)
 			}
 			a.id.v[i] = id + firstID
 			a.initial.v[i] = initial
@@ -432,8 +433,8 @@ func (nx *nexmark) fillAuctions(mem memory.Allocator, from, end int64, rows int,
 			a.ts.v[i] = t
 			a.expires.v[i] = t + auctionLength.Microseconds()*(1+below(s>>32, 6))
 			a.seller.v[i] = seller + firstID
-			a.category.v[i] = 10 + below(r>>16, 5)
-			a.item[i] = uint8(below(s>>48, int64(len(itemNames))))
+			a.category.v[i] = 10 + below(r, 5)
+			a.item[i] = uint8(below(u, int64(len(itemNames))))
 			if a.v != nil {
 				a.v.set(i)
 			}

@@ -274,3 +274,51 @@ func TestNexmarkBidValues(t *testing.T) {
 		}
 	}
 }
+
+// Every value of the small domains shows up: item names, categories,
+// auction lengths, cities, names; sellers are not all hot.
+func TestNexmarkVariety(t *testing.T) {
+	res := run(t, nexmarkCfg("all", 20000, nil), flow.BuildEnv{})
+	seen := map[string]map[string]bool{}
+	for _, b := range res.Output {
+		for _, name := range []string{"auction_item_name", "auction_description", "auction_category", "person_city", "person_state", "person_name", "auction_seller"} {
+			if seen[name] == nil {
+				seen[name] = map[string]bool{}
+			}
+			c := column(t, b, name)
+			for i := range c.Len() {
+				if c.IsValid(i) {
+					seen[name][c.ValueStr(i)] = true
+				}
+			}
+		}
+		dt, exp := column(t, b, "auction_date_time").(*array.Timestamp), column(t, b, "auction_expires").(*array.Timestamp)
+		if seen["length"] == nil {
+			seen["length"] = map[string]bool{}
+		}
+		for i := range dt.Len() {
+			if dt.IsValid(i) {
+				seen["length"][time.Duration(exp.Value(i)-dt.Value(i)).String()] = true
+			}
+		}
+	}
+	for name, want := range map[string]int{"auction_item_name": 8, "auction_description": 8, "auction_category": 5,
+		"person_city": 10, "person_state": 6, "length": 6} {
+		if len(seen[name]) != want {
+			t.Errorf("%s: %d distinct values, want %d", name, len(seen[name]), want)
+		}
+	}
+	if n := len(seen["person_name"]); n < 80 {
+		t.Errorf("%d distinct names of 400 persons", n)
+	}
+	// 1200 auctions by 400 persons: hot sellers are multiples of 100.
+	var cold int
+	for s := range seen["auction_seller"] {
+		if !strings.HasSuffix(s, "00") {
+			cold++
+		}
+	}
+	if cold < 100 {
+		t.Errorf("%d distinct sellers that are not hot", cold)
+	}
+}

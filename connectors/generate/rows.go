@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -54,8 +55,11 @@ func newRows(cfg flow.Config, env flow.BuildEnv, seed uint64, interval time.Dura
 			return nil, &flow.ParamError{Key: key, Err: fmt.Errorf("generate: %s must be an expression (a string), got %T", key, table[name])}
 		}
 		prog, err := expr.Compile(src, baseSchema, opts...)
+		if errors.Is(err, expr.ErrUnknownColumn) {
+			return nil, &flow.ParamError{Key: key, Err: fmt.Errorf("generate: %w\nthe columns an expression of generate can read are seq, ts and rand", err)}
+		}
 		if err != nil {
-			return nil, &flow.ParamError{Key: key, Err: fmt.Errorf("generate: %w (the columns available are seq, ts and rand)", err)}
+			return nil, &flow.ParamError{Key: key, Err: fmt.Errorf("generate: %w", err)}
 		}
 		fields = append(fields, arrow.Field{Name: name, Type: prog.Type(), Nullable: true})
 		progs = append(progs, prog)
