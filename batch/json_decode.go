@@ -82,6 +82,9 @@ func DecodeObject(dec *json.Decoder) (map[string]any, []string, error) {
 // ParseObject decodes text holding exactly one JSON object (surrounding
 // white space allowed). See DecodeObject.
 func ParseObject(text []byte) (map[string]any, []string, error) {
+	if m, keys, ok := parseObjectFast(text); ok {
+		return m, keys, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.UseNumber()
 	m, keys, err := DecodeObject(dec)
