@@ -13,8 +13,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/benbjohnson/clock"
 	"go.uber.org/goleak"
 
+	"github.com/conveyor-etl/conveyor/batch"
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/internal/spectest"
 )
@@ -51,6 +53,16 @@ func (c *collector) snapshot() []string {
 // collector; stop drains the pipeline and returns what was collected.
 func watch(t *testing.T, path, extra string) (*collector, func() []string) {
 	t.Helper()
+	return watchOn(t, nil, path, "poll_interval = \"2ms\"\nlinger = \"2ms\"\nbatch_size = 1000\n"+extra)
+}
+
+// watchOn is watch on clk (nil: the real clock) with only extra config
+// (batch_size = 1 unless extra sets it).
+func watchOn(t *testing.T, clk clock.Clock, path, extra string) (*collector, func() []string) {
+	t.Helper()
+	if !strings.Contains(extra, "batch_size") {
+		extra += "\nbatch_size = 1"
+	}
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	c := &collector{}
 	reg := flow.NewRegistry()
@@ -65,8 +77,6 @@ function = "file.watch"
 [stages.config]
 path = %q
 format = "raw"
-poll_interval = "2ms"
-linger = "2ms"
 %s
 [[stages]]
 id = "c"
@@ -81,7 +91,7 @@ inputs = ["w"]
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := flow.NewRunner(g, flow.Options{Alloc: mem})
+	r, err := flow.NewRunner(g, flow.Options{Alloc: mem, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,74 +132,130 @@ func appendTo(t *testing.T, path, text string) {
 	f.Close()
 }
 
-// Appends, a partial line completed later, rotation by rename with lines
-// written to the old file just before it, a file created after the
-// rotation, and truncation: every line arrives once, in order.
-func TestFollowAppendsRotationAndTruncation(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "app.log")
+// pollClock is a mock clock that reports each wait for the next poll (a
+// timer of the poll interval), so a test knows the tailer has read
+// everything there was and is waiting; other timers (linger) pass.
+type pollClock struct {
+	*clock.Mock
+	interval time.Duration
+	polls    chan struct{}
+}
+
+func (c *pollClock) Timer(d time.Duration) *clock.Timer {
+	t := c.Mock.Timer(d)
+	if d == c.interval {
+		c.polls <- struct{}{}
+	}
+	return t
+}
+
+// The stage on the mock clock: each poll_interval of the pipeline clock,
+// and only then, the file is looked at again; appends, a partial line,
+// rotation and truncation each come through once, in order.
+func TestWatchPollsOnThePipelineClock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
 	appendTo(t, path, "a1\na2\n")
-	c, stop := watch(t, path, "")
+	clk := &pollClock{Mock: clock.NewMock(), interval: time.Second, polls: make(chan struct{}, 16)}
+	c, stop := watchOn(t, clk, path, `poll_interval = "1s"`)
+	next := func() { // one more poll interval: the tailer reads and waits again
+		clk.Add(time.Second)
+		<-clk.polls
+	}
+	<-clk.polls
 	waitFor(t, c, 2)
 	appendTo(t, path, "a3\na4-par")
+	next()
 	waitFor(t, c, 3)
-	if got := c.snapshot(); len(got) != 3 {
-		t.Fatalf("a partial line was emitted: %q", got)
-	}
 	appendTo(t, path, "tial\n")
+	next()
 	waitFor(t, c, 4)
-
-	// Rotate: the old file gets a last line, is renamed away, and a new
-	// file takes its place.
-	appendTo(t, path, "a5-last\n")
+	appendTo(t, path, "a5\n")
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
-	appendTo(t, path, "b1\n")
-	waitFor(t, c, 6)
-	appendTo(t, path, "b2\n")
-	waitFor(t, c, 7)
-
-	// Truncate in place (copytruncate rotation), then write anew.
-	if err := os.Truncate(path, 0); err != nil {
+	appendTo(t, path, "b1\nb2\nb3\n")
+	next()
+	waitFor(t, c, 8)
+	if err := os.WriteFile(path, []byte("c1\n"), 0o644); err != nil { // truncated and rewritten
 		t.Fatal(err)
 	}
-	// Wait until the truncation is seen: the file is polled every 2ms; a
-	// rewrite longer than what was read before would otherwise be taken
-	// for an append (as tail -F does).
-	time.Sleep(50 * time.Millisecond)
-	appendTo(t, path, "c1\n")
-	waitFor(t, c, 8)
-
+	next()
+	waitFor(t, c, 9)
 	got := stop()
-	want := []string{"a1", "a2", "a3", "a4-partial", "a5-last", "b1", "b2", "c1"}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("lines %q\nwant  %q", got, want)
+	want := "a1,a2,a3,a4-partial,a5,b1,b2,b3,c1"
+	if strings.Join(got, ",") != want {
+		t.Errorf("lines %q\nwant  %s", got, want)
 	}
 }
 
 // from = "end" skips what the file held when the stream started; a file
 // that does not exist yet is waited for and read from its start.
-func TestFromEndAndLateFile(t *testing.T) {
+func TestWatchFromEnd(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "app.log")
-	appendTo(t, path, "old1\nold2\n")
-	c, stop := watch(t, path, `from = "end"`)
-	time.Sleep(20 * time.Millisecond) // let it open the file at its end
-	appendTo(t, path, "new1\n")
-	waitFor(t, c, 1)
-	got := stop()
-	if strings.Join(got, ",") != "new1" {
-		t.Errorf("from end: %q", got)
+	for _, tc := range []struct {
+		name, before, after, want string
+	}{
+		{"existing", "old1\nold2\n", "new1\n", "new1"},
+		{"late", "", "x1\nx2\n", "x1,x2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".log")
+			if tc.before != "" {
+				appendTo(t, path, tc.before)
+			}
+			clk := &pollClock{Mock: clock.NewMock(), interval: time.Second, polls: make(chan struct{}, 16)}
+			c, stop := watchOn(t, clk, path, "poll_interval = \"1s\"\nfrom = \"end\"")
+			<-clk.polls // the file was opened at its end, or found missing
+			appendTo(t, path, tc.after)
+			clk.Add(time.Second)
+			<-clk.polls
+			waitFor(t, c, strings.Count(tc.want, ",")+1)
+			if got := stop(); strings.Join(got, ",") != tc.want {
+				t.Errorf("lines %q, want %s", got, tc.want)
+			}
+		})
 	}
+}
 
-	late := filepath.Join(dir, "late.log")
-	c, stop = watch(t, late, `from = "end"`)
-	time.Sleep(20 * time.Millisecond) // let it find no file
-	appendTo(t, late, "x1\nx2\n")
-	waitFor(t, c, 2)
-	if got := stop(); strings.Join(got, ",") != "x1,x2" {
-		t.Errorf("late file: %q", got)
+// Bad lines of a jsonl file are rejected with their location; the rest of
+// the file is read.
+func TestWatchRejectsBadLines(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.jsonl")
+	appendTo(t, path, "{\"id\":1}\nnot json\n{\"id\":\"two\"}\n{\"id\":3}\n")
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	res, err := flow.RunIsolated(context.Background(), Spec(),
+		map[string]any{"path": path, "format": "jsonl", "follow": false, "batch_size": int64(1)},
+		flow.BuildEnv{Alloc: mem}, flow.StrategyContinue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	if out := batch.ToNDJSON(res.Output...); out != "{\"id\":1}\n{\"id\":3}\n" {
+		t.Errorf("rows %q", out)
+	}
+	var rej []string
+	for _, b := range res.Ports[flow.PortErrors] {
+		for _, r := range batch.Rows(b) {
+			rej = append(rej, fmt.Sprint(r["source"]))
+		}
+	}
+	if strings.Join(rej, ",") != path+":2,"+path+":3" {
+		t.Errorf("rejections at %q", rej)
+	}
+}
+
+// A line longer than the bound fails the stage with the file and offset.
+func TestWatchLineTooLong(t *testing.T) {
+	defer func(n int) { maxLineBytes = n }(maxLineBytes)
+	maxLineBytes = 8
+	path := filepath.Join(t.TempDir(), "bin.dat")
+	appendTo(t, path, "ok\n0123456789abcdef")
+	_, err := flow.RunIsolated(context.Background(), Spec(), map[string]any{"path": path, "format": "raw", "follow": false},
+		flow.BuildEnv{}, flow.StrategyStop)
+	if err == nil || !strings.Contains(err.Error(), "bin.dat: the line at byte 3 is longer than 8 bytes") {
+		t.Fatalf("error %v", err)
 	}
 }
 
