@@ -140,12 +140,6 @@ func emptyStrings(mem memory.Allocator, n int, v *validity) arrow.Array {
 	return stringArray(n, v, offs, newBuf(mem, 0))
 }
 
-func float64Array(mem memory.Allocator, v []float64) arrow.Array {
-	buf := newBuf(mem, len(v)*8)
-	copy(arrow.Float64Traits.CastFromBytes(buf.Bytes()), v)
-	return fixedArray(arrow.PrimitiveTypes.Float64, len(v), nil, buf)
-}
-
 // fmix is the finalizer of splitmix64: a bijection of 64-bit words that
 // spreads every input bit over the output.
 func fmix(z uint64) uint64 {
