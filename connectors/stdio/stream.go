@@ -25,7 +25,8 @@ func StreamSpec(in io.Reader) *flow.Spec {
 			"promptly. The schema is inferred from the first batch (or fixed by schema) and kept for the whole stream: a later " +
 			"line with an unknown key or a value of another type is rejected with its location (stdin:line), never trimmed. " +
 			"At the end of input the stream ends like a bounded job (every window emitted, exit 0); when the pipeline " +
-			"drains, what was read is handed on and reading stops. A CSV record must fit on one line.\n\n" +
+			"drains, what was read is handed on and reading stops. A CSV record must fit on one line; a line longer " +
+			"than 64 MiB fails the stage.\n\n" +
 			"In examples, Input is what standard input holds.",
 		Tags:   []string{"stdio", "stream"},
 		Params: linesource.Params(),
@@ -63,19 +64,33 @@ func (r *streamReader) Run(ctx context.Context, st *flow.Stage) error {
 	lines := make(chan linesource.Line, 1024)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go readLines(rctx, r.in, lines, st)
+	go readLines(rctx, r.in, lines, st, maxLineBytes)
 	return linesource.Run(ctx, st, r.cfg, sourceName, lines)
 }
 
+// maxLineBytes bounds a line of stdin.stream, and so the memory input
+// without newlines can take. A variable so that tests can lower it.
+var maxLineBytes = 64 << 20
+
 // readLines sends every line of in (copied) until its end or ctx ends. A
 // read blocked on a terminal or pipe is not interrupted: the goroutine
-// ends when the read returns.
-func readLines(ctx context.Context, in io.Reader, out chan<- linesource.Line, st *flow.Stage) {
+// ends when the read returns. A line longer than maxLine bytes ends the
+// input with an error.
+func readLines(ctx context.Context, in io.Reader, out chan<- linesource.Line, st *flow.Stage, maxLine int) {
 	defer close(out)
 	br := bufio.NewReaderSize(in, 64<<10)
 	var line []byte
+	n := 0 // lines sent
 	for {
 		chunk, err := br.ReadSlice('\n')
+		if len(line)+len(chunk) > maxLine {
+			err = fmt.Errorf("line %d is longer than %d bytes (not a text stream?)", n+1, maxLine)
+			select {
+			case out <- linesource.Line{Err: err}:
+			case <-ctx.Done():
+			}
+			return
+		}
 		line = append(line, chunk...)
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
@@ -88,6 +103,7 @@ func readLines(ctx context.Context, in io.Reader, out chan<- linesource.Line, st
 				return
 			}
 			line = nil
+			n++
 		}
 		if err != nil {
 			if err != io.EOF {
