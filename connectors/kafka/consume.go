@@ -114,24 +114,75 @@ func (c *consumer) Run(ctx context.Context, st *flow.Stage) error {
 	var held []kafkago.Message
 	var read int64
 
+	// Parsing and emitting run on their own goroutine, so that fetching
+	// and cutting the next micro-batch overlap with parsing this one. It
+	// is the only goroutine that emits on st.
+	type work struct {
+		data []byte
+		msgs []kafkago.Message
+	}
+	works := make(chan work, 2)
+	workErr := make(chan error, 1)
+	workDone := make(chan struct{})
+	go func() {
+		defer close(workDone)
+		for w := range works {
+			var err error
+			if c.format == "raw" {
+				err = emitRaw(ctx, st, w.msgs)
+			} else {
+				err = parser.Parse(ctx, w.data)
+			}
+			if err == nil {
+				id := cm.add(w.msgs)
+				err = st.EmitBarrier(ctx, func() { cm.done(id) })
+			}
+			if err != nil {
+				workErr <- err
+				for range works {
+				}
+				return
+			}
+		}
+	}()
+	closed := false
+	finishWork := func() error {
+		if !closed {
+			closed = true
+			close(works)
+		}
+		<-workDone
+		select {
+		case err := <-workErr:
+			return err
+		default:
+			return nil
+		}
+	}
+	defer finishWork()
+
 	cut := func() error {
 		if len(held) == 0 {
 			return nil
 		}
 		data, _ := mb.Take()
-		batchMsgs := held
+		w := work{data: append([]byte(nil), data...), msgs: held}
 		held = nil
-		var err error
-		if c.format == "raw" {
-			err = emitRaw(ctx, st, batchMsgs)
-		} else {
-			err = parser.Parse(ctx, data)
+		select {
+		case works <- w:
+			return nil
+		case err := <-workErr:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		if err != nil {
+	}
+	// end cuts what is held and waits for the parse goroutine.
+	end := func() error {
+		if err := cut(); err != nil {
 			return err
 		}
-		id := cm.add(batchMsgs)
-		return st.EmitBarrier(ctx, func() { cm.done(id) })
+		return finishWork()
 	}
 
 	var idle *clock.Timer
@@ -175,7 +226,7 @@ func (c *consumer) Run(ctx context.Context, st *flow.Stage) error {
 				}
 			}
 			if c.maxMessages > 0 && read >= c.maxMessages {
-				return nil
+				return end()
 			}
 		case <-mb.Due():
 			if err := cut(); err != nil {
@@ -183,7 +234,7 @@ func (c *consumer) Run(ctx context.Context, st *flow.Stage) error {
 			}
 		case <-idleC:
 			st.Logger.Info("kafka.consume: no message within timeout_ms; ending", "stage", st.ID, "read", read)
-			return cut()
+			return end()
 		case <-health.C:
 			// The reader retries broken connections by itself, quietly:
 			// while no message comes, check that a broker answers, and
@@ -195,7 +246,7 @@ func (c *consumer) Run(ctx context.Context, st *flow.Stage) error {
 				failures++
 				st.Logger.Warn("kafka.consume: brokers unreachable", "stage", st.ID, "attempt", failures, "of", c.retries, "error", err)
 				if failures >= c.retries {
-					if cerr := cut(); cerr != nil {
+					if cerr := end(); cerr != nil {
 						return cerr
 					}
 					return fmt.Errorf("kafka.consume: brokers %s unreachable after %d attempts: %w", strings.Join(c.brokers, ","), failures, err)
@@ -204,12 +255,14 @@ func (c *consumer) Run(ctx context.Context, st *flow.Stage) error {
 				failures = 0
 			}
 		case err := <-fetchErr:
-			if cerr := cut(); cerr != nil {
+			if cerr := end(); cerr != nil {
 				return cerr
 			}
 			return fmt.Errorf("kafka.consume: %w", err)
+		case err := <-workErr:
+			return err
 		case <-st.Draining():
-			return cut()
+			return end()
 		case <-ctx.Done():
 			return ctx.Err()
 		}
