@@ -23,6 +23,10 @@ func Spec() *flow.Spec {
 		{Name: "poll_interval", Type: flow.TypeDuration, Default: "250ms",
 			Doc: "How often the file is checked for new data, rotation and truncation once its end was reached."},
 	}, linesource.Params()...)
+	params = append(params,
+		flow.Param{Name: "quote", Type: flow.TypeString, Default: `"`, Doc: `csv: quote character; "" disables quoting.`},
+		flow.Param{Name: "comment", Type: flow.TypeString, Doc: "csv: lines starting with this character are skipped."},
+	)
 	return &flow.Spec{
 		Name: "file.watch", Kind: flow.KindSource, Aliases: []string{"file.tail"},
 		Summary: "Follow a file like tail -F: appended lines as they arrive, through rotation and truncation",

@@ -308,3 +308,21 @@ func TestRotationUnderLoadLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// CSV with comment lines and another quote character.
+func TestWatchCSVOptions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.csv")
+	appendTo(t, path, "# sensor dump\nid;v\n1;'a;b'\n# gap\n2;c\n")
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	res, err := flow.RunIsolated(context.Background(), Spec(),
+		map[string]any{"path": path, "format": "csv", "follow": false, "delimiter": ";", "quote": "'", "comment": "#"},
+		flow.BuildEnv{Alloc: mem}, flow.StrategyStop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	if out := batch.ToNDJSON(res.Output...); out != `{"id":1,"v":"a;b"}`+"\n"+`{"id":2,"v":"c"}`+"\n" {
+		t.Errorf("rows %q", out)
+	}
+}

@@ -34,6 +34,7 @@ type tailer struct {
 	fromEnd bool // the first file opened at the start is read from its end
 	out     chan<- linesource.Line
 	read    *atomic.Int64 // bytes read, for the stage's metrics
+	maxLine int
 
 	tried   bool // the path was looked at once (from = "end" applies to that look only)
 	f       *os.File
@@ -48,7 +49,7 @@ func newTailer(path string, fromEnd bool, out chan<- linesource.Line, read *atom
 	if read == nil {
 		read = new(atomic.Int64)
 	}
-	return &tailer{path: path, fromEnd: fromEnd, out: out, read: read, buf: make([]byte, 256<<10)}
+	return &tailer{path: path, fromEnd: fromEnd, out: out, read: read, maxLine: maxLineBytes, buf: make([]byte, 256<<10)}
 }
 
 // run polls the path every interval on clk until ctx ends (follow) or,
@@ -156,14 +157,14 @@ func (t *tailer) split(ctx context.Context, data []byte) error {
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
-			if len(t.partial)+len(data) > maxLineBytes {
+			if len(t.partial)+len(data) > t.maxLine {
 				return t.tooLong()
 			}
 			t.partial = append(t.partial, data...)
 			t.off += int64(len(data))
 			return nil
 		}
-		if len(t.partial)+i+1 > maxLineBytes {
+		if len(t.partial)+i+1 > t.maxLine {
 			return t.tooLong()
 		}
 		line := make([]byte, 0, len(t.partial)+i+1)
@@ -180,7 +181,7 @@ func (t *tailer) split(ctx context.Context, data []byte) error {
 }
 
 func (t *tailer) tooLong() error {
-	return fmt.Errorf("file.watch: %s: the line at byte %d is longer than %d bytes (not a text file?)", t.path, t.lineOff, maxLineBytes)
+	return fmt.Errorf("file.watch: %s: the line at byte %d is longer than %d bytes (not a text file?)", t.path, t.lineOff, t.maxLine)
 }
 
 // flushPartial sends the held partial line as a complete one.

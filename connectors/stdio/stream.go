@@ -28,8 +28,11 @@ func StreamSpec(in io.Reader) *flow.Spec {
 			"drains, what was read is handed on and reading stops. A CSV record must fit on one line; a line longer " +
 			"than 64 MiB fails the stage.\n\n" +
 			"In examples, Input is what standard input holds.",
-		Tags:   []string{"stdio", "stream"},
-		Params: linesource.Params(),
+		Tags: []string{"stdio", "stream"},
+		Params: append(linesource.Params(),
+			flow.Param{Name: "quote", Type: flow.TypeString, Default: `"`, Doc: `csv: quote character; "" disables quoting.`},
+			flow.Param{Name: "comment", Type: flow.TypeString, Doc: "csv: lines starting with this character are skipped."},
+		),
 		New: func(cfg flow.Config, env flow.BuildEnv) (any, error) {
 			c, err := linesource.ParseConfig(cfg, env)
 			if err != nil {

@@ -138,3 +138,21 @@ func TestStdoutStreamFlushesEveryBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The csv options of stdin.read that make sense line by line work in a
+// stream too: comment lines are skipped wherever they fall, quote changes
+// the quote character. Batch sizes 1 and 2 put the comments and the
+// header in chunks of their own.
+func TestStdinStreamCSVCommentAndQuote(t *testing.T) {
+	in := "# exported\nid,v\n1,a\n# pause\n2,'b,c'\n3,\"q\"\n"
+	want := `{"id":1,"v":"a"}
+{"id":2,"v":"b,c"}
+{"id":3,"v":"\"q\""}
+`
+	for _, size := range []int64{1, 2, 100} {
+		out, _, errs := runStream(t, in, map[string]any{"format": "csv", "comment": "#", "quote": "'", "batch_size": size})
+		if out != want || len(errs) != 0 {
+			t.Errorf("batch_size %d: rows\n%s\nrejections %v", size, out, errs)
+		}
+	}
+}
