@@ -124,22 +124,30 @@ func readLines(ctx context.Context, in io.Reader, out chan<- linesource.Line, st
 func StreamWriteSpec(out io.Writer) *flow.Spec {
 	return &flow.Spec{
 		Name: "stdout.stream", Kind: flow.KindSink,
-		Summary: "Write rows to standard output as JSON lines or CSV, flushed after every batch",
+		Summary: "Write rows to standard output as JSON lines, JSON, CSV or a table, flushed after every batch",
 		Description: "The streaming counterpart of stdout.write: each batch is written and flushed as soon as it arrives, so " +
 			"a reader of the pipe (another program, a terminal) sees the rows of a stream without waiting for its end. " +
-			"Timestamps are written in RFC 3339. csv writes the header once, before the first row.\n\n" +
+			"Timestamps are written in RFC 3339. jsonl writes one object per line; json one array, opened before the first " +
+			"row and closed when the stream ends; csv a header once, before the first row; table an aligned table whose " +
+			"header is printed once (again when the columns change), each batch aligned as it comes (widths only grow), " +
+			"and a count of the rows at the end.\n\n" +
 			"In examples, Output is what is printed.",
 		Tags: []string{"stdio", "stream"},
 		Params: []flow.Param{
-			{Name: "format", Type: flow.TypeString, Default: "jsonl", Allowed: []string{"jsonl", "ndjson", "csv"},
-				Doc: "jsonl/ndjson: one JSON object per line; csv: a header, then comma-separated rows."},
+			{Name: "format", Type: flow.TypeString, Default: "jsonl", Allowed: []string{"jsonl", "ndjson", "json", "csv", "table"},
+				Doc: "jsonl/ndjson: one JSON object per line; json: one JSON array; csv: a header, then comma-separated rows; table: aligned text."},
 		},
 		New: func(cfg flow.Config, env flow.BuildEnv) (any, error) {
 			w := &streamWriter{out: bufio.NewWriterSize(out, 64<<10)}
-			if cfg.Str("format") == "csv" {
-				w.csv = csvconn.NewEncoder(w.out, csvconn.WriteOptions{Header: true, Delimiter: ','})
-			} else {
-				w.json = jsonfile.NewEncoder(w.out, jsonfile.FormatJSONL, false)
+			switch cfg.Str("format") {
+			case "csv":
+				w.enc = streamCSV{csvconn.NewEncoder(w.out, csvconn.WriteOptions{Header: true, Delimiter: ','})}
+			case "json":
+				w.enc = jsonfile.NewEncoder(w.out, jsonfile.FormatRecords, false)
+			case "table":
+				w.enc = streamTable{&tableEncoder{w: w.out}}
+			default:
+				w.enc = jsonfile.NewEncoder(w.out, jsonfile.FormatJSONL, false)
 			}
 			return w, nil
 		},
@@ -156,26 +164,42 @@ func StreamWriteSpec(out io.Writer) *flow.Spec {
 				Input:  `{"id":1,"name":"ana"}` + "\n" + `{"id":2,"name":"bo"}` + "\n",
 				Output: "id,name\n1,ana\n2,bo\n",
 			},
+			{
+				Title:  "Rows as a table",
+				Config: `format = "table"`,
+				Input:  `{"id":1,"name":"ana"}` + "\n" + `{"id":20,"name":"bo"}` + "\n",
+				Output: "id  name\n--  ----\n 1  ana\n20  bo\n(2 rows)\n",
+			},
 		},
 	}
 }
 
+// streamEncoder is an output format of stdout.stream.
+type streamEncoder interface {
+	Write(b arrow.RecordBatch) error
+	Flush() error // hands what was written on to the underlying writer
+	Close() error // ends the document and flushes
+}
+
+type streamCSV struct{ *csvconn.Encoder }
+
+func (c streamCSV) Close() error { return c.Flush() }
+
+type streamTable struct{ *tableEncoder }
+
+func (t streamTable) Flush() error { return t.flush() }
+
 // streamWriter is the stdout.stream sink.
 type streamWriter struct {
-	out  *bufio.Writer
-	json *jsonfile.Encoder
-	csv  *csvconn.Encoder
+	out *bufio.Writer
+	enc streamEncoder
 }
 
 // Write writes b's rows and flushes them through to the output.
 func (w *streamWriter) Write(ctx context.Context, st *flow.Stage, b arrow.RecordBatch) error {
-	var err error
-	if w.csv != nil {
-		if err = w.csv.Write(b); err == nil {
-			err = w.csv.Flush()
-		}
-	} else if err = w.json.Write(b); err == nil {
-		err = w.json.Flush()
+	err := w.enc.Write(b)
+	if err == nil {
+		err = w.enc.Flush()
 	}
 	if err == nil {
 		err = w.out.Flush()
@@ -186,10 +210,21 @@ func (w *streamWriter) Write(ctx context.Context, st *flow.Stage, b arrow.Record
 	return nil
 }
 
-func (w *streamWriter) Close(ctx context.Context, st *flow.Stage) error { return w.out.Flush() }
+// Close ends the output (the json array's bracket, the table's count).
+func (w *streamWriter) Close(ctx context.Context, st *flow.Stage) error {
+	err := w.enc.Close()
+	if err == nil {
+		err = w.out.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("stdout.stream: %w", err)
+	}
+	return nil
+}
 
 // Durable: every batch is flushed to the output as it is written, so a
 // barrier is acknowledged at once.
 func (w *streamWriter) Durable(ctx context.Context, st *flow.Stage) error { return nil }
 
+// Abort flushes what was written; nothing can be taken back from a pipe.
 func (w *streamWriter) Abort() { w.out.Flush() }

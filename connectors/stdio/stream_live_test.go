@@ -200,3 +200,56 @@ func TestStdoutStreamJSONLines(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Every format of stdout.stream hands each batch on before the next
+// arrives; json and table end their document at Close.
+func TestStdoutStreamFormatsPerBatch(t *testing.T) {
+	rows := []string{`{"id":1,"name":"ana"}`, `{"id":200,"name":"bo"}`}
+	for _, tc := range []struct {
+		format       string
+		after1, end2 string // output after the first batch; after the second
+		final        string // after Close
+	}{
+		{"jsonl", rows[0] + "\n", rows[0] + "\n" + rows[1] + "\n", rows[0] + "\n" + rows[1] + "\n"},
+		{"csv", "id,name\n1,ana\n", "id,name\n1,ana\n200,bo\n", "id,name\n1,ana\n200,bo\n"},
+		{"json", "[\n" + rows[0], "[\n" + rows[0] + ",\n" + rows[1], "[\n" + rows[0] + ",\n" + rows[1] + "\n]\n"},
+		{"table", "id  name\n--  ----\n 1  ana\n", "id  name\n--  ----\n 1  ana\n200  bo\n", "id  name\n--  ----\n 1  ana\n200  bo\n(2 rows)\n"},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			var out bytes.Buffer
+			spec := StreamWriteSpec(&out)
+			cfg, errs := flow.CheckConfig(spec, map[string]any{"format": tc.format})
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			op, err := spec.New(cfg, flow.BuildEnv{Alloc: mem})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sink := op.(flow.Sink)
+			schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "name", Type: arrow.BinaryTypes.String}}, nil)
+			for i, want := range []string{tc.after1, tc.end2} {
+				b, err := batch.FromNDJSON(mem, rows[i], schema)
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = sink.Write(context.Background(), nil, b)
+				b.Release()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out.String() != want {
+					t.Errorf("after batch %d:\n%q\nwant\n%q", i+1, out.String(), want)
+				}
+			}
+			if err := sink.Close(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tc.final {
+				t.Errorf("at the end:\n%q\nwant\n%q", out.String(), tc.final)
+			}
+		})
+	}
+}
