@@ -32,6 +32,9 @@ const (
 	EscapeJSON
 	// EscapeRaw inserts the value's text as is (null as the empty string).
 	EscapeRaw
+	// EscapeURLQuery query-escapes every value (url.QueryEscape; null as
+	// the empty string), for form-encoded bodies.
+	EscapeURLQuery
 )
 
 var rePlaceholder = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)
@@ -200,6 +203,10 @@ func (b *Bound) Render(dst []byte, rec arrow.RecordBatch, i int) ([]byte, error)
 				continue
 			}
 			dst = batch.AppendValueJSON(dst, arr, i)
+		case EscapeURLQuery:
+			if !null {
+				dst = append(dst, url.QueryEscape(text(arr, i))...)
+			}
 		default:
 			if !null {
 				dst = append(dst, text(arr, i)...)

@@ -33,6 +33,7 @@ func TestTemplateRender(t *testing.T) {
 			`{"id": 7, "name": "a b/c?d&e=f", "q": "say \"hi\"\né", "ok": true, "note": null, "s": 1.5, "n2": "", "raw": "a b/c?d&e=f"}`},
 		{`{"a": "x \"{{id}}\" y", "b": {{id}}}`, EscapeJSON, `{"a": "x \"7\" y", "b": 7}`},
 		{"id={{id}};note={{note}}", EscapeRaw, "id=7;note="},
+		{"name={{name}}&note={{note}}", EscapeURLQuery, "name=a+b%2Fc%3Fd%26e%3Df&note="},
 	} {
 		tpl := ParseTemplate(tc.tpl, tc.esc)
 		b, err := tpl.Bind("http.fetch", "url", rec.Schema())
