@@ -22,6 +22,8 @@ func Spec() *flow.Spec {
 			Doc: "true: keep following the file (never ends by itself); false: read it to its current end and stop, like cat (replays, tests)."},
 		{Name: "poll_interval", Type: flow.TypeDuration, Default: "250ms",
 			Doc: "How often the file is checked for new data, rotation and truncation once its end was reached."},
+		{Name: "poll_interval_ms", Type: flow.TypeInt, Min: flow.F(1),
+			Doc: "poll_interval in milliseconds (the original form); when given, it is the one used."},
 	}, linesource.Params()...)
 	params = append(params,
 		flow.Param{Name: "quote", Type: flow.TypeString, Default: `"`, Doc: `csv: quote character; "" disables quoting.`},
@@ -58,6 +60,9 @@ containers); the check is one stat call, timed by the pipeline clock.`,
 				return nil, err
 			}
 			poll := cfg.Duration("poll_interval")
+			if cfg.Has("poll_interval_ms") {
+				poll = time.Duration(cfg.Int("poll_interval_ms")) * time.Millisecond
+			}
 			if poll <= 0 {
 				poll = 250 * time.Millisecond
 			}

@@ -326,3 +326,30 @@ func TestWatchCSVOptions(t *testing.T) {
 		t.Errorf("rows %q", out)
 	}
 }
+
+// poll_interval_ms, the original form, sets the interval, and wins over
+// poll_interval (which always has a value: its default).
+func TestPollIntervalForms(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  map[string]any
+		want time.Duration
+	}{
+		{map[string]any{}, 250 * time.Millisecond},
+		{map[string]any{"poll_interval": "2s"}, 2 * time.Second},
+		{map[string]any{"poll_interval_ms": int64(1000)}, time.Second},
+		{map[string]any{"poll_interval_ms": int64(1500), "poll_interval": "1s"}, 1500 * time.Millisecond},
+	} {
+		tc.cfg["path"] = "x.log"
+		cfg, errs := flow.CheckConfig(Spec(), tc.cfg)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		op, err := Spec().New(cfg, flow.BuildEnv{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := op.(*watcher).poll; got != tc.want {
+			t.Errorf("%v: interval %v, want %v", tc.cfg, got, tc.want)
+		}
+	}
+}
