@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/conveyor-etl/conveyor/batch"
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/internal/catalog"
 )
@@ -253,4 +255,81 @@ func TestBrokerUnavailableMidRun(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the stage did not give up")
 	}
+}
+
+// format = "raw" keeps key, value, headers, topic, partition, offset and
+// timestamp; timestamp = "kafka" adds the message time to JSON rows; the
+// original function = "kafka" is a source without inputs, a sink with.
+func TestRawTimestampAndOriginalSpelling(t *testing.T) {
+	broker := cluster(t, map[string]int{"in": 1, "copy": 1})
+	w := &kafkago.Writer{Addr: kafkago.TCP(broker), Topic: "in"}
+	at := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	if err := w.WriteMessages(context.Background(),
+		kafkago.Message{Key: []byte("k1"), Value: []byte(`{"id":1}`), Time: at, Headers: []kafkago.Header{{Key: "h", Value: []byte("v")}}},
+		kafkago.Message{Key: []byte("k2"), Value: []byte(`{"id":2}`), Time: at.Add(time.Second)},
+	); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+
+	// The original spelling: "kafka" reads (no inputs) and writes (inputs).
+	runPipeline(t, fmt.Sprintf(`[pipeline]
+name = "orig"
+[[stages]]
+id = "src"
+function = "kafka"
+[stages.config]
+brokers = %q
+topic = "in"
+max_messages = 2
+timestamp = "kafka"
+[[stages]]
+id = "dst"
+function = "kafka"
+inputs = ["src"]
+[stages.config]
+brokers = %q
+topic = "copy"
+`, broker, broker))
+	got := readAll(t, broker, "copy", 2)
+	want := []string{`{"kafka_timestamp":"2024-05-01T10:00:00Z","id":1}`, `{"kafka_timestamp":"2024-05-01T10:00:01Z","id":2}`}
+	for i, m := range got {
+		if string(m.Value) != want[i] {
+			t.Errorf("message %d: %s, want %s", i, m.Value, want[i])
+		}
+	}
+
+	// Raw: one row per message with its metadata.
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	spec, _ := catalog.Registry().Lookup("kafka.consume")
+	res, err := flow.RunIsolated(context.Background(), spec, map[string]any{
+		"brokers": broker, "topic": "in", "format": "raw", "max_messages": int64(2), "group_id": "raw"}, flow.BuildEnv{Alloc: mem}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	rows := batchRows(res)
+	text := func(v any) string {
+		switch b := v.(type) {
+		case []byte:
+			return string(b)
+		case json.RawMessage:
+			return string(b)
+		}
+		return fmt.Sprint(v)
+	}
+	if len(rows) != 2 || text(rows[0]["key"]) != "k1" || text(rows[0]["value"]) != `{"id":1}` || text(rows[0]["partition"]) != "0" ||
+		text(rows[1]["offset"]) != "1" || text(rows[0]["headers"]) != `[{"key":"h","value":"v"}]` || text(rows[1]["topic"]) != "in" ||
+		text(rows[1]["timestamp"]) != "2024-05-01T10:00:01Z" {
+		t.Errorf("raw rows: %v", rows)
+	}
+}
+
+func batchRows(res *flow.IsolatedResult) []map[string]any {
+	var out []map[string]any
+	for _, b := range res.Output {
+		out = append(out, batch.Rows(b)...)
+	}
+	return out
 }
