@@ -12,13 +12,13 @@ import (
 // runOperator drives one stage's operator to completion. op is what the
 // spec's constructor returned: an Operator, a Transformer or a Sink.
 func runOperator(ctx context.Context, st *Stage, op any) (err error) {
-	st.metrics.started.Store(st.Clock.Now().UnixNano())
+	st.metrics.started.Store(max(st.Clock.Now().UnixNano(), 1)) // 0 means "not started"
 	defer func() {
 		st.stopMerge()
 		if ferr := st.FlushRejections(ctx); err == nil {
 			err = ferr
 		}
-		st.metrics.finished.Store(st.Clock.Now().UnixNano())
+		st.metrics.finished.Store(max(st.Clock.Now().UnixNano(), 1))
 	}()
 	defer func() {
 		if r := recover(); r != nil {

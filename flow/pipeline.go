@@ -40,7 +40,10 @@ type Global struct {
 	BatchSize       int
 	// Plugins lists plugin entries: a path string, or a table with at
 	// least `path`.
-	Plugins   []any
+	Plugins []any
+	// PluginDir is where relative plugin paths are looked up, and the
+	// directory whose plugins `conveyor plugin list` shows.
+	PluginDir string
 	Variables map[string]string
 }
 
@@ -219,7 +222,13 @@ func (f *File) decodeGlobal(t map[string]any, top func(string, string, ...any)) 
 			default:
 				top(key, "must be a list of plugin paths or tables")
 			}
-		case "variables", "plugin_dir", "description":
+		case "plugin_dir":
+			if d, ok := v.(string); ok {
+				f.Global.PluginDir = d
+			} else {
+				top(key, "must be a directory path (a string)")
+			}
+		case "variables", "description":
 		default:
 			msg := "unknown key in [global]"
 			if s := Nearest(k, []string{"log_level", "channel_capacity", "batch_size", "plugins", "plugin_dir", "variables"}); s != "" {

@@ -1,8 +1,7 @@
 package flow
 
 // Started reports whether every stage of the run has begun (for readiness
-// probes). It reads the stages' start times, so a stage started at the Unix
-// epoch of a mock clock reads as not started.
+// probes).
 func (r *Runner) Started() bool {
 	for _, st := range r.stages {
 		if st.metrics.started.Load() == 0 {
