@@ -3,7 +3,11 @@ package stdio
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -154,5 +158,69 @@ func TestStdinStreamCSVCommentAndQuote(t *testing.T) {
 		if out != want || len(errs) != 0 {
 			t.Errorf("batch_size %d: rows\n%s\nrejections %v", size, out, errs)
 		}
+	}
+}
+
+// countSink counts rows.
+type countSink struct{ n *atomic.Int64 }
+
+func (c countSink) Write(_ context.Context, _ *flow.Stage, b arrow.RecordBatch) error {
+	c.n.Add(b.NumRows())
+	return nil
+}
+func (countSink) Close(context.Context, *flow.Stage) error { return nil }
+func (countSink) Abort()                                   {}
+
+// A drain hands on every line the reader already took from stdin, not only
+// the batch being filled.
+func TestStdinStreamDrainKeepsQueuedLines(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	var rows atomic.Int64
+	reg := flow.NewRegistry()
+	reg.Register(StreamSpec(pr))
+	reg.Register(&flow.Spec{Name: "test.count", Kind: flow.KindSink, Summary: "counts",
+		New: func(flow.Config, flow.BuildEnv) (any, error) { return countSink{&rows}, nil }})
+	f, err := flow.Parse("p.toml", []byte(`[[stages]]
+id = "in"
+function = "stdin.stream"
+[stages.config]
+format = "raw"
+batch_size = 100000
+linger = "1h"
+[[stages]]
+id = "out"
+function = "test.count"
+inputs = ["in"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := flow.Validate(f, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := flow.NewRunner(g, flow.Options{Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background()) }()
+	var text strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&text, "line %d\n", i)
+	}
+	go io.WriteString(pw, text.String())
+	for r.Report()[0].BytesRead < int64(text.Len()) {
+		runtime.Gosched()
+	}
+	r.Drain()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if rows.Load() != 1000 {
+		t.Errorf("%d rows handed on after the drain, want the 1000 read", rows.Load())
 	}
 }

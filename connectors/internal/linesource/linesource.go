@@ -20,14 +20,14 @@ import (
 )
 
 // Formats are the formats a line source reads.
-var Formats = []string{"jsonl", "ndjson", "csv", "raw"}
+var Formats = []string{"jsonl", "ndjson", "json", "csv", "raw"}
 
 // Params are the parameters every line source takes besides its own:
 // format, batch_size, linger, and the JSON and CSV reading options.
 func Params() []flow.Param {
 	params := []flow.Param{
 		{Name: "format", Type: flow.TypeString, Default: "jsonl", Allowed: Formats,
-			Doc: "jsonl/ndjson: one JSON object per line; csv: CSV lines (a header first unless has_headers = false); " +
+			Doc: "jsonl/ndjson (json is accepted for the same): one JSON object per line; csv: CSV lines (a header first unless has_headers = false); " +
 				"raw: each line as a row of one string column \"line\"."},
 		{Name: "batch_size", Type: flow.TypeInt, Min: flow.F(1),
 			Doc: "Most rows per batch: a batch is handed on when it holds this many rows (default: the pipeline's batch size)."},
@@ -63,7 +63,7 @@ type Config struct {
 // ParseConfig reads the common parameters.
 func ParseConfig(cfg flow.Config, env flow.BuildEnv) (Config, error) {
 	c := Config{Format: cfg.Str("format"), BatchSize: cfg.Int("batch_size"), Linger: cfg.Duration("linger")}
-	if c.Format == "" || c.Format == "ndjson" {
+	if c.Format == "" || c.Format == "ndjson" || c.Format == "json" {
 		c.Format = "jsonl"
 	}
 	if c.BatchSize <= 0 {
@@ -199,7 +199,24 @@ func Run(ctx context.Context, st *flow.Stage, c Config, name string, lines <-cha
 				return err
 			}
 		case <-st.Draining():
-			return cut()
+			// Lines the reader already handed over are part of what was
+			// read: take them (without waiting for more), then stop.
+			for {
+				select {
+				case l, ok := <-lines:
+					if !ok || l.Err != nil {
+						return cut()
+					}
+					if mb.Add(l.Data) {
+						if err := cut(); err != nil {
+							return err
+						}
+					}
+					continue
+				default:
+				}
+				return cut()
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
