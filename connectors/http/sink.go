@@ -77,6 +77,9 @@ and the run goes on. A batch is acknowledged (for end-to-end at-least-once) once
 requests have been answered.`,
 		Params: params,
 		Check:  sinkCheck,
+		Schema: func(cfg flow.Config, env flow.BuildEnv, inputs []*arrow.Schema) (*arrow.Schema, error) {
+			return nil, sinkBindCheck(stage, cfg, inputs[0])
+		},
 		New: func(cfg flow.Config, env flow.BuildEnv) (any, error) {
 			return newHTTPSink(method, cfg, env)
 		},
@@ -138,6 +141,25 @@ func sinkCheck(cfg flow.Config) []*flow.ConfigError {
 		}
 	}
 	return errs
+}
+
+// sinkBindCheck reports, before the run, a template column the input
+// lacks.
+func sinkBindCheck(stage string, cfg flow.Config, in *arrow.Schema) error {
+	if _, err := httpx.ParseTemplate(cfg.Str("url"), httpx.EscapeURL).Bind(stage, "url", in); err != nil {
+		return err
+	}
+	if cfg.Has("body") {
+		if _, err := httpx.ParseTemplate(cfg.Str("body"), httpx.EscapeJSON).Bind(stage, "body", in); err != nil {
+			return err
+		}
+	}
+	for _, k := range cfg.SortedKeys("headers") {
+		if _, err := httpx.ParseTemplate(fmt.Sprint(cfg.Table("headers")[k]), httpx.EscapeRaw).Bind(stage, "headers", in); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type httpSink struct {

@@ -353,7 +353,15 @@ func TestSinkConfigErrors(t *testing.T) {
 			t.Errorf("%s: errors %v, want one on %s", config, errs, key)
 		}
 	}
-	// An unknown column in a template is reported with the key.
+	// An unknown column in a template is reported with the key, before
+	// the run and at run time.
+	cfg, _ := flow.CheckConfig(spec, map[string]any{"url": "http://x/", "body": `{"a": {{ nmae }}}`})
+	in := arrow.NewSchema([]arrow.Field{{Name: "name", Type: arrow.BinaryTypes.String}}, nil)
+	_, err := spec.Schema(cfg, flow.BuildEnv{}, []*arrow.Schema{in})
+	var pe *flow.ParamError
+	if !errors.As(err, &pe) || pe.Key != "body" || !strings.Contains(err.Error(), `did you mean "name"`) {
+		t.Fatalf("err = %v", err)
+	}
 	r := runSink(t, "http.post", "url = \"http://127.0.0.1:1/{{ idd }}\"\n", "{\"id\":1}\n", "", nil)
 	if r.err == nil || !strings.Contains(r.err.Error(), `url: http.post: unknown column "idd" (did you mean "id"?)`) {
 		t.Fatalf("err = %v", r.err)

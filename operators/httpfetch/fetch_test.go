@@ -485,3 +485,38 @@ func TestUnknownColumnInTemplate(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestRateLimitAndBearer(t *testing.T) {
+	t.Setenv("FETCH_TEST_TOKEN", "tok-9")
+	mock := clock.NewMock()
+	var mu sync.Mutex
+	var at []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		at = append(at, mock.Now())
+		mu.Unlock()
+		io.WriteString(w, `"`+r.Header.Get("Authorization")+`"`)
+	}))
+	defer srv.Close()
+	stop := make(chan struct{})
+	go pump(mock, stop)
+	r := run(t, fmt.Sprintf("url = \"%s/{{id}}\"\nconcurrency = 4\nrate_limit = 2\nburst = 1\nbearer_token_env = \"FETCH_TEST_TOKEN\"\n", srv.URL),
+		"{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n{\"id\":4}\n", "", mock)
+	close(stop)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if strings.Count(r.out, `"response":"Bearer tok-9"`) != 4 {
+		t.Fatalf("output %s", r.out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Burst 1 at 2/s: the fourth request may not start before 1.5 s.
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	if len(at) != 4 || at[3].Sub(time.Unix(0, 0)) < 1500*time.Millisecond {
+		t.Fatalf("requests at %v (mock time): faster than rate_limit", at)
+	}
+	if !strings.Contains(r.log, "rate_limited=3") {
+		t.Fatalf("log %s", r.log)
+	}
+}
