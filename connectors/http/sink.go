@@ -14,7 +14,6 @@ import (
 	"github.com/conveyor-etl/conveyor/batch"
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/internal/httpx"
-	"github.com/conveyor-etl/conveyor/internal/httpx/httpxtest"
 )
 
 // RegisterSinks adds http.post, http.put, http.patch and http.delete to r.
@@ -88,7 +87,7 @@ requests have been answered.`,
 }
 
 func sinkExamples(method string) []flow.Example {
-	base := httpxtest.ExampleURL
+	base := httpx.ExampleURL
 	switch method {
 	case http.MethodPost:
 		return []flow.Example{

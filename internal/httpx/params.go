@@ -8,6 +8,10 @@ import (
 	"github.com/conveyor-etl/conveyor/flow"
 )
 
+// ExampleURL is the base URL the HTTP stages' spec examples use; the
+// example runner replaces it with the address of an httpxtest.Server.
+const ExampleURL = "http://127.0.0.1:8765"
+
 // Params are the client settings every HTTP stage accepts. A stage adds
 // them to its own parameters (it may leave some out, or document headers
 // differently) and builds its Options with FromConfig.

@@ -9,7 +9,6 @@ import (
 	"github.com/conveyor-etl/conveyor/batch"
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/internal/httpx"
-	"github.com/conveyor-etl/conveyor/internal/httpx/httpxtest"
 )
 
 const name = "http.fetch"
@@ -92,13 +91,13 @@ shape, rejects every row of the group. In batch mode url and headers may not use
 		Examples: []flow.Example{
 			{
 				Title:  "Look each user up (the example server answers /users/{id})",
-				Config: "url = \"" + httpxtest.ExampleURL + "/users/{{ id }}\"\nresult_field = \"user\"\nstatus_field = \"status\"\n",
+				Config: "url = \"" + httpx.ExampleURL + "/users/{{ id }}\"\nresult_field = \"user\"\nstatus_field = \"status\"\n",
 				Input:  "{\"id\":1}\n{\"id\":3}\n",
 				Output: "{\"id\":1,\"user\":{\"id\":1,\"name\":\"Ann\"},\"status\":200}\n{\"id\":3,\"user\":{\"id\":3,\"name\":\"Cy\"},\"status\":200}\n",
 			},
 			{
 				Title:  "Batch mode: one request with a JSON array of texts, an array of labels back",
-				Config: "url = \"" + httpxtest.ExampleURL + "/sentiment\"\nmethod = \"POST\"\nmode = \"batch\"\nbody = '{\"text\": \"{{ review }}\"}'\nresult_field = \"sentiment\"\n",
+				Config: "url = \"" + httpx.ExampleURL + "/sentiment\"\nmethod = \"POST\"\nmode = \"batch\"\nbody = '{\"text\": \"{{ review }}\"}'\nresult_field = \"sentiment\"\n",
 				Input:  "{\"review\":\"good stuff\"}\n{\"review\":\"meh\"}\n",
 				Output: "{\"review\":\"good stuff\",\"sentiment\":{\"label\":\"positive\"}}\n{\"review\":\"meh\",\"sentiment\":{\"label\":\"negative\"}}\n",
 			},

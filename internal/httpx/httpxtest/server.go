@@ -12,10 +12,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+
+	"github.com/conveyor-etl/conveyor/internal/httpx"
 )
 
 // ExampleURL is the base URL written in the examples' configs.
-const ExampleURL = "http://127.0.0.1:8765"
+const ExampleURL = httpx.ExampleURL
 
 // Server is an httptest server answering the examples:
 //
