@@ -10,6 +10,7 @@ import (
 	"github.com/conveyor-etl/conveyor/connectors/discard"
 	"github.com/conveyor-etl/conveyor/connectors/filewatch"
 	"github.com/conveyor-etl/conveyor/connectors/generate"
+	httpconn "github.com/conveyor-etl/conveyor/connectors/http"
 	"github.com/conveyor-etl/conveyor/connectors/jsonfile"
 	"github.com/conveyor-etl/conveyor/connectors/kafka"
 	"github.com/conveyor-etl/conveyor/connectors/parquet"
@@ -19,6 +20,7 @@ import (
 	"github.com/conveyor-etl/conveyor/operators/aggregate"
 	"github.com/conveyor-etl/conveyor/operators/convert"
 	"github.com/conveyor-etl/conveyor/operators/crypt"
+	"github.com/conveyor-etl/conveyor/operators/httpfetch"
 	"github.com/conveyor-etl/conveyor/operators/join"
 	"github.com/conveyor-etl/conveyor/operators/order"
 	"github.com/conveyor-etl/conveyor/operators/subpipeline"
@@ -50,6 +52,7 @@ func RegistryWith(s stdio.Streams) *flow.Registry {
 	filewatch.Register(r)
 	generate.Register(r)
 	kafka.Register(r)
+	httpconn.RegisterSinks(r)
 	stdio.RegisterIO(r, s)
 	operators.Register(r)
 	order.Register(r)
@@ -58,6 +61,7 @@ func RegistryWith(s stdio.Streams) *flow.Registry {
 	convert.Register(r)
 	crypt.Register(r)
 	validate.Register(r)
+	httpfetch.Register(r)
 	window.Register(r)
 	subpipeline.Register(r) // last: its inner pipelines see every stage
 	return r

@@ -13,6 +13,7 @@ import (
 
 	"github.com/conveyor-etl/conveyor/connectors/stdio"
 	"github.com/conveyor-etl/conveyor/flow"
+	"github.com/conveyor-etl/conveyor/internal/httpx/httpxtest"
 	"github.com/conveyor-etl/conveyor/internal/spectest"
 	"github.com/conveyor-etl/conveyor/operators/crypt"
 	"github.com/conveyor-etl/conveyor/operators/subpipeline"
@@ -69,6 +70,16 @@ func runExample(t *testing.T, spec *flow.Spec, ex flow.Example) {
 		w.Close()
 		ex.Config = strings.ReplaceAll(ex.Config, "127.0.0.1:9092", addr)
 		spectest.Run(t, spec, ex)
+	case "http.fetch", "http.post", "http.put", "http.patch", "http.delete":
+		// A loopback server answering the examples' requests; a sink
+		// example's Output is what the server received.
+		srv := httpxtest.Start()
+		defer srv.Close()
+		ex.Config = srv.Rewrite(ex.Config)
+		spectest.Run(t, spec, ex)
+		if spec.Kind == flow.KindSink && srv.Received() != ex.Output {
+			t.Errorf("server received:\n%s\nwant:\n%s", srv.Received(), ex.Output)
+		}
 	case "stdin.read":
 		spectest.Run(t, stdio.ReadSpec(strings.NewReader(ex.Input)), ex)
 	case "stdin.stream":
