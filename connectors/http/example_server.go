@@ -3,9 +3,12 @@ package httpconn
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 
 	"github.com/conveyor-etl/conveyor/flow"
@@ -62,4 +65,87 @@ func postExampleBodies(ctx context.Context, url string, bodies []string) error {
 		}
 	}
 	return nil
+}
+
+// ExampleBaseURL is the base of the URLs in http.get's examples; the
+// example test serves it with NewExampleServer (see ExampleConfig).
+const ExampleBaseURL = "https://api.example.com"
+
+// ExampleConfig rewrites an example's Config so that its URLs point at
+// the example server (srvURL, an httptest server's URL) instead of
+// ExampleBaseURL.
+func ExampleConfig(config, srvURL string) string {
+	return strings.ReplaceAll(config, ExampleBaseURL, srvURL)
+}
+
+// NewExampleServer starts a local server answering the API calls of
+// http.get's examples (the caller closes it):
+//
+//   - GET /v1/users?page=N&per_page=K: five users, {"data": {"items": [...]}};
+//   - GET /v1/events?after=C: three events, two per page,
+//     {"events": [...], "meta": {"next": C or null}};
+//   - GET /v1/readings.csv?station=S&offset=O&limit=L: three readings as CSV;
+//   - GET /v1/logs?page=N: three JSON lines over two pages linked by a
+//     Link header (rel="next").
+func NewExampleServer() *httptest.Server {
+	users := []map[string]any{{"id": 1, "name": "ana"}, {"id": 2, "name": "bo"}, {"id": 3, "name": "cy"}, {"id": 4, "name": "dee"}, {"id": 5, "name": "eli"}}
+	events := []string{`{"seq":1,"kind":"click"}`, `{"seq":2,"kind":"view"}`, `{"seq":3,"kind":"click"}`}
+	readings := []string{"oslo,20.5", "oslo,21", "oslo,19.75"}
+	intParam := func(r *http.Request, name string, def int) int {
+		if n, err := strconv.Atoi(r.URL.Query().Get(name)); err == nil {
+			return n
+		}
+		return def
+	}
+	window := func(n, from, size int) (int, int) {
+		from = min(max(from, 0), n)
+		return from, min(from+max(size, 0), n)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/users", func(w http.ResponseWriter, r *http.Request) {
+		size := intParam(r, "per_page", 2)
+		from, to := window(len(users), (intParam(r, "page", 1)-1)*size, size)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"items": users[from:to]}, "page": intParam(r, "page", 1)})
+	})
+	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
+		from := 0
+		if c := r.URL.Query().Get("after"); c != "" {
+			n, err := strconv.Atoi(strings.TrimPrefix(c, "c"))
+			if err != nil {
+				http.Error(w, `{"error":"bad cursor"}`, http.StatusBadRequest)
+				return
+			}
+			from = n
+		}
+		from, to := window(len(events), from, 2)
+		next := "null"
+		if to < len(events) {
+			next = fmt.Sprintf(`"c%d"`, to)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"events": [%s], "meta": {"next": %s}}`, strings.Join(events[from:to], ","), next)
+	})
+	mux.HandleFunc("GET /v1/readings.csv", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("station") != "oslo" {
+			http.Error(w, "unknown station", http.StatusNotFound)
+			return
+		}
+		from, to := window(len(readings), intParam(r, "offset", 0), intParam(r, "limit", 100))
+		w.Header().Set("Content-Type", "text/csv")
+		fmt.Fprint(w, "station,temp\n")
+		for _, line := range readings[from:to] {
+			fmt.Fprintln(w, line)
+		}
+	})
+	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		if intParam(r, "page", 1) == 1 {
+			w.Header().Set("Link", `</v1/logs?page=2>; rel="next", </v1/logs?page=2>; rel="last"`)
+			fmt.Fprint(w, `{"level":"info","msg":"up"}`+"\n"+`{"level":"warn","msg":"slow"}`+"\n")
+			return
+		}
+		fmt.Fprint(w, `{"level":"info","msg":"ok"}`+"\n")
+	})
+	return httptest.NewServer(mux)
 }

@@ -27,6 +27,7 @@ import (
 
 // RegisterSources adds the HTTP sources to r.
 func RegisterSources(r *flow.Registry) {
+	r.Register(GetSpec())
 	r.Register(ServeSpec())
 }
 
@@ -330,7 +331,8 @@ func jsonRecords(body []byte, format string, path []string) ([]jsonRecord, error
 		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) && len(path) == 0 {
-			return fmt.Errorf("invalid JSON in %s at line %d: %v", where, 1+bytes.Count(trimmed[:min(int(se.Offset), len(trimmed))], []byte{'\n'}), err)
+			off := min(int(dec.InputOffset()), len(trimmed))
+			return fmt.Errorf("invalid JSON in %s at line %d: %v", where, 1+bytes.Count(trimmed[:off], []byte{'\n'}), err)
 		}
 		if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 			return fmt.Errorf("invalid JSON in %s: unexpected end after record %d", where, n)
