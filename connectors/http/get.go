@@ -221,6 +221,10 @@ func queryText(v any) string {
 
 // Run reads every page once, or polls.
 func (g *getter) Run(ctx context.Context, st *flow.Stage) error {
+	return stageErr(st, g.run(ctx, st))
+}
+
+func (g *getter) run(ctx context.Context, st *flow.Stage) error {
 	client := httpx.New(g.client)
 	defer client.Close()
 	for poll := 1; ; poll++ {

@@ -245,6 +245,10 @@ func newServer(cfg flow.Config, env flow.BuildEnv, h *serveHooks) (*server, erro
 // and shuts the server down when the pipeline drains, max_requests is
 // reached or ctx ends.
 func (s *server) Run(ctx context.Context, st *flow.Stage) error {
+	return stageErr(st, s.run(ctx, st))
+}
+
+func (s *server) run(ctx context.Context, st *flow.Stage) error {
 	ln, err := net.Listen("tcp", s.address)
 	if err != nil {
 		return fmt.Errorf("http.serve: listening on %s: %w", s.address, err)

@@ -31,6 +31,16 @@ func RegisterSources(r *flow.Registry) {
 	r.Register(ServeSpec())
 }
 
+// stageErr names the stage in a source's fatal error (rejected rows and
+// cancellations already say what they are).
+func stageErr(st *flow.Stage, err error) error {
+	var re *flow.RowError
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &re) {
+		return err
+	}
+	return fmt.Errorf("stage %q: %w", st.ID, err)
+}
+
 // Body formats of the HTTP sources.
 const (
 	formatJSON  = "json"

@@ -174,3 +174,24 @@ func (p newerProbe) Run(ctx context.Context, st *flow.Stage) error {
 	}
 	return nil
 }
+
+// What the catalog's example test requires of every stage, and the
+// registration of both sources.
+func TestSourcesRegisteredAndDocumented(t *testing.T) {
+	reg := flow.NewRegistry()
+	RegisterSources(reg)
+	for _, name := range []string{"http.get", "http.serve"} {
+		spec, ok := reg.Lookup(name)
+		if !ok {
+			t.Fatalf("%s not registered", name)
+		}
+		if spec.Kind != flow.KindSource || spec.Summary == "" || spec.Description == "" || len(spec.Examples) == 0 {
+			t.Errorf("%s: kind, summary, description or examples missing", name)
+		}
+		for _, p := range spec.Params {
+			if p.Doc == "" {
+				t.Errorf("%s: parameter %s has no doc", name, p.Name)
+			}
+		}
+	}
+}
