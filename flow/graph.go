@@ -142,7 +142,7 @@ func Validate(f *File, reg *Registry) (*Graph, error) {
 		i := d.Index
 		switch {
 		case n.Spec == nil:
-		case n.Spec.Kind == KindSource && len(n.Inputs) > 0:
+		case n.Spec.Kind == KindSource && len(n.Inputs) > 0 && n.Spec.MaxInputs == 0:
 			add(i, n.ID, "inputs", "%s is a source and takes no inputs", n.Spec.Name)
 		case n.Spec.Kind != KindSource && len(n.Inputs) < n.Spec.MinInputs:
 			add(i, n.ID, "inputs", "%s is a %s and needs at least %d input(s)", n.Spec.Name, n.Spec.Kind, n.Spec.MinInputs)

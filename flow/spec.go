@@ -85,7 +85,9 @@ type Spec struct {
 	Examples []Example
 	// Ports lists side outputs besides "errors" (e.g. "late").
 	Ports []string
-	// MaxInputs bounds the number of inputs of a transform or sink
+	// MaxInputs bounds the number of inputs of a transform or sink; a
+	// source with MaxInputs > 0 may also take inputs (a lookup source, such
+	// as mongodb.find with {{ column }} templates)
 	// (0: no bound). MinInputs defaults to 1 for transforms and sinks;
 	// -1 lets a transform run without inputs (Register stores 0).
 	MinInputs, MaxInputs int

@@ -13,6 +13,7 @@ import (
 	httpconn "github.com/conveyor-etl/conveyor/connectors/http"
 	"github.com/conveyor-etl/conveyor/connectors/jsonfile"
 	"github.com/conveyor-etl/conveyor/connectors/kafka"
+	"github.com/conveyor-etl/conveyor/connectors/mongodb"
 	"github.com/conveyor-etl/conveyor/connectors/parquet"
 	"github.com/conveyor-etl/conveyor/connectors/stdio"
 	"github.com/conveyor-etl/conveyor/flow"
@@ -52,7 +53,9 @@ func RegistryWith(s stdio.Streams) *flow.Registry {
 	filewatch.Register(r)
 	generate.Register(r)
 	kafka.Register(r)
+	httpconn.RegisterSources(r)
 	httpconn.RegisterSinks(r)
+	mongodb.Register(r)
 	stdio.RegisterIO(r, s)
 	operators.Register(r)
 	order.Register(r)

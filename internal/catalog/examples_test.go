@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	httpconn "github.com/conveyor-etl/conveyor/connectors/http"
+	"github.com/conveyor-etl/conveyor/connectors/mongodb"
 	"github.com/conveyor-etl/conveyor/connectors/stdio"
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/internal/httpx/httpxtest"
@@ -80,6 +82,19 @@ func runExample(t *testing.T, spec *flow.Spec, ex flow.Example) {
 		if spec.Kind == flow.KindSink && srv.Received() != ex.Output {
 			t.Errorf("server received:\n%s\nwant:\n%s", srv.Received(), ex.Output)
 		}
+	case "http.get":
+		srv := httpconn.NewExampleServer()
+		defer srv.Close()
+		ex.Config = httpconn.ExampleConfig(ex.Config, srv.URL)
+		spectest.Run(t, spec, ex)
+	case "http.serve":
+		spectest.Run(t, httpconn.ServeExampleSpec(ex.Input), ex)
+	case "mongodb.find", "mongodb.findOne", "mongodb.aggregate", "mongodb.insertOne", "mongodb.insertMany",
+		"mongodb.updateOne", "mongodb.updateMany", "mongodb.deleteOne", "mongodb.deleteMany",
+		"mongodb.replaceOne", "mongodb.replaceMany", "mongodb.bulkWrite":
+		uri := exampleMongo(t)
+		ex.Config = strings.ReplaceAll(ex.Config, mongodb.ExampleURI, uri)
+		spectest.Run(t, spec, ex)
 	case "stdin.read":
 		spectest.Run(t, stdio.ReadSpec(strings.NewReader(ex.Input)), ex)
 	case "stdin.stream":
