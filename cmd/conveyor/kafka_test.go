@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -219,4 +222,42 @@ func TestKafkaTwoProcessesShareTheGroup(t *testing.T) {
 		}
 	}
 	t.Logf("outputs by process: %v (%d duplicates)", out.workers, out.total-n)
+}
+
+// `conveyor dev kafka` serves the Kafka protocol on 127.0.0.1: a topic it
+// was told to create takes a message and gives it back.
+func TestDevKafka(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(binary, "dev", "kafka", "--port", strconv.Itoa(port), "--topic", "events:2")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.Contains(line, fmt.Sprintf("listening on 127.0.0.1:%d", port)) {
+		t.Fatalf("banner %q, %v", line, err)
+	}
+	broker := fmt.Sprintf("127.0.0.1:%d", port)
+	w := &kafkago.Writer{Addr: kafkago.TCP(broker), Topic: "events"}
+	if err := w.WriteMessages(context.Background(), kafkago.Message{Value: []byte(`{"id":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := kafkago.DialLeader(ctx, "tcp", broker, "events", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions("events")
+	if err != nil || len(parts) != 2 {
+		t.Fatalf("partitions %v, %v", parts, err)
+	}
 }
