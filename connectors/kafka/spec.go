@@ -139,8 +139,8 @@ func ProduceSpec() *flow.Spec {
 		{Name: "compression", Type: flow.TypeString, Default: "none", Allowed: []string{"none", "gzip", "snappy", "lz4", "zstd"}, Doc: "Message compression."},
 		{Name: "acks", Type: flow.TypeString, Default: "all", Allowed: []string{"all", "one", "none", "-1", "1", "0"},
 			Doc: "Acknowledgement required from the brokers before a write counts as done."},
-		{Name: "batch_size", Type: flow.TypeInt, Default: int64(1000), Min: flow.F(1), Doc: "Messages per produce request."},
-		{Name: "linger", Type: flow.TypeDuration, Default: "10ms", Doc: "Longest wait for a produce request to fill."},
+		{Name: "batch_size", Type: flow.TypeInt, Default: int64(10000), Min: flow.F(1), Doc: "Most messages per produce request (per partition)."},
+		{Name: "linger", Type: flow.TypeDuration, Default: "1ms", Doc: "Longest wait for a produce request to fill (rows arrive a batch at a time, so requests are mostly full already)."},
 	}, connParams...)
 	return &flow.Spec{
 		Name: "kafka.produce", Kind: flow.KindSink, Aliases: []string{"sink.kafka"},
