@@ -19,6 +19,8 @@ func newInfoCmd() *cobra.Command {
 		Use:   "info NAME",
 		Short: "Describe one stage: parameters, types, defaults, allowed values, examples",
 		Args:  cobra.ExactArgs(1),
+		// Shell completion offers every stage name.
+		ValidArgsFunction: completeStageNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			reg := catalog.Registry()
 			spec, ok := reg.Lookup(args[0])

@@ -24,7 +24,7 @@ goroutines linked by bounded channels of Apache Arrow record batches.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newStreamCmd(), newDevCmd(), newValidateCmd(), newListCmd(), newInfoCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newStreamCmd(), newDevCmd(), newGraphCmd(), newExplainCmd(), newStageCmd(), newValidateCmd(), newListCmd(), newInfoCmd(), newVersionCmd())
 	return root
 }
 
@@ -38,6 +38,9 @@ func loadGraph(path string) (*flow.Graph, error) {
 			return nil, &exitError{exitInvalid, err}
 		}
 		return nil, &exitError{exitInvalid, fmt.Errorf("reading pipeline: %w", err)}
+	}
+	if err := applyOverrides(f, setFlags); err != nil {
+		return nil, &exitError{exitInvalid, err}
 	}
 	g, err := flow.Validate(f, catalog.Registry())
 	if err != nil {

@@ -69,6 +69,7 @@ once, and writers leave no partial file at their targets).`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "validate and build every stage, print the plan, run nothing")
 	cmd.Flags().StringVar(&logLevel, "log-level", "", "debug, info, warn or error (default: [global] log_level)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "text or json")
+	addSetFlag(cmd)
 	return cmd
 }
 

@@ -95,5 +95,6 @@ pipeline file is invalid, 130 when stopped by a second signal.`,
 	cmd.Flags().StringVar(&logLevel, "log-level", "", "debug, info, warn or error (default: [global] log_level)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "text or json")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9464)")
+	addSetFlag(cmd)
 	return cmd
 }

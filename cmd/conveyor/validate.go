@@ -7,7 +7,7 @@ import (
 )
 
 func newValidateCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a pipeline file without running it",
 		Long: `Validate checks the pipeline file: known functions, unique ids, inputs that
@@ -32,4 +32,6 @@ Exit status 2 when the pipeline is invalid.`,
 			return nil
 		},
 	}
+	addSetFlag(cmd)
+	return cmd
 }

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of cmd/conveyor/testdata")
+
+// golden compares got with testdata/name (rewritten with -update).
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/conveyor -run %s -update to create it)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+func TestGraphGolden(t *testing.T) {
+	for _, format := range []string{"mermaid", "dot", "text"} {
+		r := conveyor(t, "../..", nil, "graph", "examples/report.toml", "--format", format)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", format, r.code, r.stderr)
+		}
+		golden(t, "graph_report."+format, r.stdout)
+	}
+	r := conveyor(t, "../..", nil, "graph", "examples/sales.toml", "--format", "mermaid")
+	if !strings.Contains(r.stdout, `load -->|"order_id:int64, ts:timestamp, customer:string`) {
+		t.Errorf("mermaid edges are not labelled with their schema:\n%s", r.stdout)
+	}
+}
+
+func TestExplainGoldenAndErrors(t *testing.T) {
+	r := conveyor(t, "../..", nil, "explain", "examples/report.toml")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	golden(t, "explain_report.txt", r.stdout)
+
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.csv"), "id,amount,country\n1,2.5,FR\n")
+	writeFile(t, filepath.Join(dir, "bad.toml"), `[pipeline]
+name = "bad"
+
+[[stages]]
+id = "load"
+function = "csv.read"
+[stages.config]
+path = "in.csv"
+
+[[stages]]
+id = "big"
+function = "filter.apply"
+inputs = ["load"]
+[stages.config]
+expr = "amout > 10"
+
+[[stages]]
+id = "agg"
+function = "groupby.apply"
+inputs = ["load"]
+[stages.config]
+by = ["id"]
+aggregations = [{ column = "country", operation = "sum", output_column = "s" }]
+
+[[stages]]
+id = "out"
+function = "stdout.write"
+inputs = ["big"]
+`)
+	r = conveyor(t, dir, nil, "explain", "bad.toml")
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{`stage "big": key "config.expr"`, `unknown column "amout" (did you mean "amount"?)`, `stage "agg"`, "country"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("missing %q in:\n%s", want, r.stderr)
+		}
+	}
+	// Every example passes the static checks.
+	examples, _ := filepath.Glob("../../examples/*.toml")
+	for _, ex := range examples {
+		rel, _ := filepath.Rel("../..", ex)
+		if r := conveyor(t, "../..", nil, "explain", rel); r.code != 0 {
+			t.Errorf("%s: exit %d\n%s", rel, r.code, r.stderr)
+		}
+	}
+}
+
+// --set overrides a stage parameter on run, and is checked like the file.
+func TestSetOverrides(t *testing.T) {
+	dir := workdir(t)
+	r := conveyor(t, dir, nil, "run", "examples/sales.toml", "--set", "big.value=100000", "--set", "to_json.path=examples/out/none.jsonl")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "examples/out/none.jsonl")); err != nil || len(b) != 0 {
+		t.Errorf("output with the override: %q, %v", b, err)
+	}
+	r = conveyor(t, dir, nil, "validate", "examples/sales.toml", "--set", "big.operator=near")
+	if r.code != 2 || !strings.Contains(r.stderr, `stage "big": key "config.operator"`) {
+		t.Errorf("bad override: exit %d\n%s", r.code, r.stderr)
+	}
+	r = conveyor(t, dir, nil, "validate", "examples/sales.toml", "--set", "bigg.value=1")
+	if r.code != 2 || !strings.Contains(r.stderr, `no stage "bigg" (did you mean "big"?)`) {
+		t.Errorf("unknown stage: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func TestStageDescribeAndCompletion(t *testing.T) {
+	r := conveyor(t, "../..", nil, "stage", "describe", "filter.apply")
+	var spec struct {
+		Name   string `json:"name"`
+		Params []struct {
+			Name string `json:"name"`
+		} `json:"params"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &spec) != nil || spec.Name != "filter.apply" || len(spec.Params) == 0 {
+		t.Fatalf("exit %d: %s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = conveyor(t, "../..", nil, "__complete", "info", "window.")
+	if !strings.Contains(r.stdout, "window.apply\t") {
+		t.Errorf("completion of stage names:\n%s", r.stdout)
+	}
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		if r := conveyor(t, "../..", nil, "completion", shell); r.code != 0 || !strings.Contains(r.stdout, "conveyor") {
+			t.Errorf("completion %s: exit %d", shell, r.code)
+		}
+	}
+}
