@@ -142,3 +142,24 @@ func TestStageDescribeAndCompletion(t *testing.T) {
 		}
 	}
 }
+
+// docs/stages.md is what `conveyor docs` generates from this build's
+// registry.
+func TestStageReferenceIsCurrent(t *testing.T) {
+	r := conveyor(t, "../..", nil, "docs")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	committed, err := os.ReadFile("../../docs/stages.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(committed) != r.stdout {
+		t.Error("docs/stages.md is stale: run go run ./cmd/conveyor docs --out docs/stages.md")
+	}
+	for _, want := range []string{"### csv.read", "### window.apply", "### kafka.consume", "| `path` |"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("reference lacks %q", want)
+		}
+	}
+}
