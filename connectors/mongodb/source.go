@@ -26,13 +26,12 @@ type reader struct {
 	batchSize            int
 	inferDocs            int
 
-	client  *mongo.Client
-	mem     memory.Allocator
-	schema  *arrow.Schema
-	b       *array.RecordBuilder
-	scratch *array.RecordBuilder
-	fields  []arrow.Field
-	src     string
+	client *mongo.Client
+	mem    memory.Allocator
+	schema *arrow.Schema
+	b      *array.RecordBuilder
+	fields []arrow.Field
+	src    string
 }
 
 // Run reads the query's documents (once, or once per distinct value set of
@@ -47,9 +46,6 @@ func (r *reader) Run(ctx context.Context, st *flow.Stage) error {
 	defer func() {
 		if r.b != nil {
 			r.b.Release()
-		}
-		if r.scratch != nil {
-			r.scratch.Release()
 		}
 	}()
 	if st.NumInputs() == 0 {
@@ -241,30 +237,30 @@ func (r *reader) add(ctx context.Context, st *flow.Stage, d bson.Raw) error {
 	return nil
 }
 
-// appendDoc appends d as one row, all or nothing: the row is tried on a
-// scratch builder first, since Arrow builders cannot take a value back.
+// appendDoc appends d as one row, all or nothing: the document is checked
+// whole first (Arrow builders cannot take a value back).
 func (r *reader) appendDoc(d bson.Raw) error {
-	if r.scratch == nil {
-		r.scratch = array.NewRecordBuilder(r.mem, r.schema)
-	}
-	err := fill(r.scratch, r.fields, d)
-	for _, fb := range r.scratch.Fields() {
-		fb.NewArray().Release()
-	}
-	if err != nil {
+	if err := fill(nil, r.fields, d); err != nil {
 		return err
 	}
 	return fill(r.b, r.fields, d)
 }
 
+// fill appends d's fields to b; with b nil it only checks them.
 func fill(b *array.RecordBuilder, fields []arrow.Field, d bson.Raw) error {
 	for i, f := range fields {
+		var fb array.Builder
+		if b != nil {
+			fb = b.Field(i)
+		}
 		v, err := d.LookupErr(f.Name)
 		if err != nil {
-			b.Field(i).AppendNull()
+			if fb != nil {
+				fb.AppendNull()
+			}
 			continue
 		}
-		if err := appendValue(b.Field(i), f, v); err != nil {
+		if err := appendValue(fb, f, v); err != nil {
 			return err
 		}
 	}

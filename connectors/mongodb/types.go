@@ -228,88 +228,121 @@ func inferSchema(docs []bson.Raw) (*arrow.Schema, error) {
 }
 
 // appendValue appends v to b, whose field is f. It returns an error when v
-// does not fit (a later document of another shape).
+// does not fit (a later document of another shape). With b nil it only
+// checks, so a document can be checked whole before any of it is appended.
 func appendValue(b array.Builder, f arrow.Field, v bson.RawValue) error {
 	if k := kindOf(v.Type); k == kNull {
-		b.AppendNull()
+		if b != nil {
+			b.AppendNull()
+		}
 		return nil
 	}
 	if m, ok := f.Metadata.GetValue(batch.MetaJSON); ok && m == "true" {
-		b.(*array.StringBuilder).Append(extJSON(v))
+		if b != nil {
+			b.(*array.StringBuilder).Append(extJSON(v))
+		}
 		return nil
 	}
 	mismatch := func() error {
 		return fmt.Errorf("field %q: a BSON %s does not fit the column's type %s (inferred from the first documents; raise infer_docs)", f.Name, v.Type, f.Type)
 	}
-	switch bb := b.(type) {
-	case *array.BooleanBuilder:
+	switch f.Type.ID() {
+	case arrow.BOOL:
 		x, ok := v.BooleanOK()
 		if !ok {
 			return mismatch()
 		}
-		bb.Append(x)
-	case *array.Int32Builder:
+		if b != nil {
+			b.(*array.BooleanBuilder).Append(x)
+		}
+	case arrow.INT32:
 		x, ok := v.Int32OK()
 		if !ok {
 			return mismatch()
 		}
-		bb.Append(x)
-	case *array.Int64Builder:
+		if b != nil {
+			b.(*array.Int32Builder).Append(x)
+		}
+	case arrow.INT64:
+		var x int64
 		switch v.Type {
 		case bson.TypeInt32:
-			bb.Append(int64(v.Int32()))
+			x = int64(v.Int32())
 		case bson.TypeInt64:
-			bb.Append(v.Int64())
+			x = v.Int64()
 		default:
 			return mismatch()
 		}
-	case *array.Float64Builder:
+		if b != nil {
+			b.(*array.Int64Builder).Append(x)
+		}
+	case arrow.FLOAT64:
+		var x float64
 		switch v.Type {
 		case bson.TypeInt32:
-			bb.Append(float64(v.Int32()))
+			x = float64(v.Int32())
 		case bson.TypeInt64:
-			bb.Append(float64(v.Int64()))
+			x = float64(v.Int64())
 		case bson.TypeDouble:
-			bb.Append(v.Double())
+			x = v.Double()
 		default:
 			return mismatch()
 		}
-	case *array.TimestampBuilder:
+		if b != nil {
+			b.(*array.Float64Builder).Append(x)
+		}
+	case arrow.TIMESTAMP:
 		ms, ok := v.DateTimeOK()
 		if !ok {
 			return mismatch()
 		}
-		bb.Append(arrow.Timestamp(ms * 1000))
-	case *array.StringBuilder:
+		if b != nil {
+			b.(*array.TimestampBuilder).Append(arrow.Timestamp(ms * 1000))
+		}
+	case arrow.STRING:
 		meta, _ := f.Metadata.GetValue(MetaBSON)
+		var x string
 		switch {
 		case meta == "objectid" && v.Type == bson.TypeObjectID:
-			bb.Append(v.ObjectID().Hex())
+			x = v.ObjectID().Hex()
 		case meta == "decimal128" && v.Type == bson.TypeDecimal128:
-			bb.Append(v.Decimal128().String())
+			x = v.Decimal128().String()
 		case meta == "" && (v.Type == bson.TypeString || v.Type == bson.TypeSymbol):
-			bb.Append(v.StringValue())
+			x = v.StringValue()
 		default:
 			return mismatch()
 		}
-	case *array.StructBuilder:
+		if b != nil {
+			b.(*array.StringBuilder).Append(x)
+		}
+	case arrow.STRUCT:
 		d, ok := v.DocumentOK()
 		if !ok {
 			return mismatch()
 		}
 		st := f.Type.(*arrow.StructType)
-		bb.Append(true)
+		var sb *array.StructBuilder
+		if b != nil {
+			sb = b.(*array.StructBuilder)
+			sb.Append(true)
+		}
 		for i, cf := range st.Fields() {
+			var child array.Builder
+			if sb != nil {
+				child = sb.FieldBuilder(i)
+			}
 			cv, err := d.LookupErr(cf.Name)
 			if err != nil {
-				bb.FieldBuilder(i).AppendNull()
+				if child != nil {
+					child.AppendNull()
+				}
 				continue
 			}
-			if err := appendValue(bb.FieldBuilder(i), cf, cv); err != nil {
+			if err := appendValue(child, cf, cv); err != nil {
 				return err
 			}
 		}
-	case *array.ListBuilder:
+	case arrow.LIST:
 		a, ok := v.ArrayOK()
 		if !ok {
 			return mismatch()
@@ -319,9 +352,15 @@ func appendValue(b array.Builder, f arrow.Field, v bson.RawValue) error {
 			return err
 		}
 		ef := f.Type.(*arrow.ListType).ElemField()
-		bb.Append(true)
+		var lb *array.ListBuilder
+		var eb array.Builder
+		if b != nil {
+			lb = b.(*array.ListBuilder)
+			lb.Append(true)
+			eb = lb.ValueBuilder()
+		}
 		for _, ev := range vals {
-			if err := appendValue(bb.ValueBuilder(), ef, ev); err != nil {
+			if err := appendValue(eb, ef, ev); err != nil {
 				return err
 			}
 		}
