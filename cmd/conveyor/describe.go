@@ -48,5 +48,6 @@ func newStageCmd() *cobra.Command {
 			return enc.Encode(spec.Describe())
 		},
 	})
+	stage.AddCommand(newStageNewCmd(), newStageAddCmd())
 	return stage
 }
