@@ -1,6 +1,7 @@
 package ai
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -139,6 +140,32 @@ retries = 0
 	want := `stage "ask": input row 1: ollama: POST ` + f.URL + `/api/chat: request timed out after 5s`
 	if res.err.Error() != want {
 		t.Errorf("error %q\nwant %q", res.err, want)
+	}
+}
+
+// Cancelling the run ends calls in flight and the stage returns at once.
+func TestCancelWhileCalling(t *testing.T) {
+	arrived := make(chan struct{}, 8)
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int, s seen) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	go func() {
+		done <- run{ctx: ctx, config: fmt.Sprintf("provider = \"openai\"\nmodel = \"m\"\napi_base_url = %q\nprompt = \"{{ id }}\"\nconcurrency = 3\n", f.URL),
+			input: rowsInput(10, `{"id":%d}`)}.do(t)
+	}()
+	for range 3 {
+		<-arrived
+	}
+	cancel()
+	res := <-done
+	if !errors.Is(res.err, context.Canceled) {
+		t.Errorf("error %v", res.err)
+	}
+	if f.count() != 3 {
+		t.Errorf("%d calls", f.count())
 	}
 }
 

@@ -500,6 +500,16 @@ func (g *generate) call(ctx context.Context, r *callRequest) (reply, error) {
 	}
 	rep, err := g.s.prov.parse(resp.Body)
 	if err != nil {
+		if rep.usage {
+			// Spent although unusable: counted, and against the budget.
+			used = rep.in + rep.out
+			g.inTok.Add(rep.in)
+			g.outTok.Add(rep.out)
+			recordUsage(g.s.prov.name, UsageCounts{InputTokens: rep.in, OutputTokens: rep.out})
+			if g.tpm != nil {
+				g.tpm.adjust(-used) // fail gives the estimate back
+			}
+		}
 		return fail(fmt.Errorf("POST %s: %w; body %q", httpx.RedactURL(g.endpoint), err, httpx.Excerpt(resp.Body, httpx.ExcerptBytes)))
 	}
 	if !rep.usage {

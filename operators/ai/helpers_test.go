@@ -171,6 +171,7 @@ type run struct {
 	strategy flow.Strategy
 	logs     *lockedBuffer
 	dir      string
+	ctx      context.Context // nil: Background
 }
 
 // result is what a run produced, copied out of Arrow memory.
@@ -217,7 +218,11 @@ func (r run) do(t *testing.T) result {
 		spec = Spec()
 	}
 	env := flow.BuildEnv{StageID: "ask", Alloc: mem, Clock: r.clock, Logger: logger, BaseDir: r.dir}
-	res, err := flow.RunIsolated(context.Background(), spec, raw, env, r.strategy, in)
+	ctx := r.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	res, err := flow.RunIsolated(ctx, spec, raw, env, r.strategy, in)
 	out := result{err: err, logs: r.logs.String()}
 	if err != nil {
 		return out

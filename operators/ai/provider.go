@@ -34,7 +34,8 @@ type provider struct {
 	header func(key string) http.Header
 	// body encodes a request.
 	body func(r *callRequest) ([]byte, error)
-	// parse reads a successful answer.
+	// parse reads a successful answer. On error the reply may still
+	// carry the usage the answer reported (a refusal costs tokens).
 	parse func(body []byte) (reply, error)
 	// errText extracts the provider's error message from an error body
 	// ("" when it has none it recognises).
@@ -178,14 +179,15 @@ func parseOpenAI(body []byte) (reply, error) {
 	}
 	msg := resp.Choices[0].Message
 	var r reply
+	if resp.Usage != nil {
+		r.in, r.out, r.usage = resp.Usage.PromptTokens, resp.Usage.CompletionTokens, true
+	}
 	switch {
 	case msg.Content != nil:
 		r.text = *msg.Content
 	case msg.Refusal != nil:
-		return reply{}, fmt.Errorf("%w: the model refused: %s", ErrBadAnswer, *msg.Refusal)
-	}
-	if resp.Usage != nil {
-		r.in, r.out, r.usage = resp.Usage.PromptTokens, resp.Usage.CompletionTokens, true
+		// The tokens were spent: the reply keeps the usage.
+		return r, fmt.Errorf("%w: the model refused: %s", ErrBadAnswer, *msg.Refusal)
 	}
 	return r, nil
 }

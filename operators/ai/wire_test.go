@@ -226,7 +226,7 @@ func TestUnreadableAnswer(t *testing.T) {
 		case "nochoice":
 			fmt.Fprint(w, `{"choices":[]}`)
 		case "refused":
-			fmt.Fprint(w, `{"choices":[{"message":{"role":"assistant","content":null,"refusal":"I can't help with that."}}]}`)
+			fmt.Fprint(w, `{"choices":[{"message":{"role":"assistant","content":null,"refusal":"I can't help with that."}}],"usage":{"prompt_tokens":7,"completion_tokens":5}}`)
 		case "error200":
 			fmt.Fprint(w, `{"error":{"code":502,"message":"upstream provider failed"}}`)
 		default:
@@ -252,8 +252,10 @@ func TestUnreadableAnswer(t *testing.T) {
 			t.Errorf("error %d: %v, want %q", i, res.errs[i]["error"], w)
 		}
 	}
-	// Without usage in the answer, tokens are estimated and a warning says so.
-	if !strings.Contains(res.logs, "reports no token usage") || !strings.Contains(res.logs, "calls=1 cache_hits=0 input_tokens=11 output_tokens=1") {
+	// Without usage in the answer, tokens are estimated (11 + 1) and a
+	// warning says so; the refusal's tokens (7 + 5) count although its
+	// row is rejected.
+	if !strings.Contains(res.logs, "reports no token usage") || !strings.Contains(res.logs, "calls=1 cache_hits=0 input_tokens=18 output_tokens=6 failed_calls=4") {
 		t.Errorf("logs:\n%s", res.logs)
 	}
 }
