@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,7 +69,11 @@ func NewRunner(g *Graph, opts Options) (*Runner, error) {
 			dlPath = "errors/"
 		}
 		if opts.BaseDir != "" {
+			dir := strings.HasSuffix(dlPath, "/")
 			dlPath = BuildEnv{BaseDir: opts.BaseDir}.Path(dlPath)
+			if dir && !strings.HasSuffix(dlPath, "/") {
+				dlPath += "/" // still names a directory
+			}
 		}
 	}
 	r.dead = openDeadLetter(dlPath, f.Pipeline.Name, opts.Logger)

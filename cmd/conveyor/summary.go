@@ -40,6 +40,7 @@ func printPlan(w io.Writer, g *flow.Graph, schemas map[string]*arrow.Schema) {
 			fmt.Fprintf(w, "  %s reads only the columns the pipeline uses: %s\n", n.ID, strings.Join(cols, ", "))
 		}
 	}
+	printAICalls(w, g)
 	if len(schemas) > 0 {
 		fmt.Fprintln(w, "schemas:")
 		for _, n := range g.Nodes {
@@ -117,6 +118,7 @@ func printSummary(w io.Writer, g *flow.Graph, r *flow.Runner, runErr error) {
 		}
 		fmt.Fprintf(w, "dead-lettered: %d rows (%s)\n", n, where)
 	}
+	printAIUsage(w)
 }
 
 // bytesText renders a byte count with a binary unit: 512 B, 3.2 MiB.

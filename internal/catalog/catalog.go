@@ -19,6 +19,7 @@ import (
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/operators"
 	"github.com/conveyor-etl/conveyor/operators/aggregate"
+	"github.com/conveyor-etl/conveyor/operators/ai"
 	"github.com/conveyor-etl/conveyor/operators/convert"
 	"github.com/conveyor-etl/conveyor/operators/crypt"
 	"github.com/conveyor-etl/conveyor/operators/httpfetch"
@@ -65,6 +66,7 @@ func RegistryWith(s stdio.Streams) *flow.Registry {
 	crypt.Register(r)
 	validate.Register(r)
 	httpfetch.Register(r)
+	ai.Register(r)
 	window.Register(r)
 	subpipeline.Register(r) // last: its inner pipelines see every stage
 	return r

@@ -17,6 +17,7 @@ import (
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/internal/httpx/httpxtest"
 	"github.com/conveyor-etl/conveyor/internal/spectest"
+	"github.com/conveyor-etl/conveyor/operators/ai/aiexample"
 	"github.com/conveyor-etl/conveyor/operators/crypt"
 	"github.com/conveyor-etl/conveyor/operators/subpipeline"
 )
@@ -82,6 +83,11 @@ func runExample(t *testing.T, spec *flow.Spec, ex flow.Example) {
 		if spec.Kind == flow.KindSink && srv.Received() != ex.Output {
 			t.Errorf("server received:\n%s\nwant:\n%s", srv.Received(), ex.Output)
 		}
+	case "ai.generate":
+		srv := aiexample.ExampleServer()
+		defer srv.Close()
+		ex.Config = aiexample.Rewrite(ex.Config, srv)
+		spectest.Run(t, spec, ex)
 	case "http.get":
 		srv := httpconn.NewExampleServer()
 		defer srv.Close()
