@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/conveyor-etl/conveyor/flow"
 )
 
@@ -23,6 +25,9 @@ type Stage struct {
 	Inputs   []string
 	// Params are the parameters that were set, in the spec's order.
 	Params []*Value
+	// Schema is the stage's output schema when it could be derived before
+	// any data flows (nil: unknown).
+	Schema *arrow.Schema
 }
 
 // TOML renders the stage as a [[stages]] block ending with a newline.
@@ -54,6 +59,10 @@ type Context struct {
 	Kind flow.Kind
 	// Inputs are offered as the default inputs.
 	Inputs []string
+	// Schemas are the output schemas of existing stages where known
+	// (Graph.InferSchemas): a new stage reading them is checked against
+	// them (unknown columns, expression types) as the validator would.
+	Schemas map[string]*arrow.Schema
 }
 
 func (c Context) ids() []string {
@@ -105,7 +114,7 @@ func (b *Builder) Stage(c Context) (*Stage, error) {
 	if st.Inputs, err = b.askInputs(spec, c); err != nil {
 		return nil, err
 	}
-	if st.Params, err = b.askParams(spec); err != nil {
+	if st.Params, st.Schema, err = b.askParams(spec, st.ID, st.Inputs, c.Schemas); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -273,8 +282,32 @@ func splitIDs(s string) []string {
 // problems, so that a scripted prompter cannot loop forever.
 const maxFixRounds = 20
 
-func (b *Builder) askParams(spec *flow.Spec) ([]*Value, error) {
+// deriveSchema runs spec.Schema as the validator does, when every input's
+// schema is known; (nil, nil) otherwise.
+func deriveSchema(spec *flow.Spec, cfg flow.Config, id string, inputs []string, schemas map[string]*arrow.Schema) (*arrow.Schema, error) {
+	if spec.Schema == nil {
+		return nil, nil
+	}
+	ins := make([]*arrow.Schema, len(inputs))
+	for i, in := range inputs {
+		s, ok := schemas[in]
+		if !ok {
+			stage, port, _ := strings.Cut(in, ".")
+			if _, known := schemas[stage]; known && port == flow.PortErrors {
+				s, ok = flow.ErrorSchema, true
+			}
+		}
+		if !ok {
+			return nil, nil
+		}
+		ins[i] = s
+	}
+	return spec.Schema(cfg, flow.BuildEnv{StageID: id, BatchSize: flow.DefaultBatchSize}, ins)
+}
+
+func (b *Builder) askParams(spec *flow.Spec, id string, inputs []string, schemas map[string]*arrow.Schema) ([]*Value, *arrow.Schema, error) {
 	vals := map[string]*Value{}
+	var schema *arrow.Schema
 	for i := range spec.Params {
 		p := &spec.Params[i]
 		if !p.Required {
@@ -282,7 +315,7 @@ func (b *Builder) askParams(spec *flow.Spec) ([]*Value, error) {
 		}
 		v, err := b.askParam(spec, p, nil, "")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		vals[p.Name] = v
 	}
@@ -300,7 +333,7 @@ func (b *Builder) askParams(spec *flow.Spec) ([]*Value, error) {
 			Options: opts,
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, name := range chosen {
 			p := spec.Param(name)
@@ -309,7 +342,7 @@ func (b *Builder) askParams(spec *flow.Spec) ([]*Value, error) {
 			}
 			v, err := b.askParam(spec, p, nil, "")
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if v != nil {
 				vals[p.Name] = v
@@ -321,12 +354,24 @@ func (b *Builder) askParams(spec *flow.Spec) ([]*Value, error) {
 		for k, v := range vals {
 			raw[k] = v.Go
 		}
-		_, errs := flow.CheckConfig(spec, raw)
+		cfg, errs := flow.CheckConfig(spec, raw)
+		if len(errs) == 0 {
+			s, err := deriveSchema(spec, cfg, id, inputs, schemas)
+			var pe *flow.ParamError
+			switch {
+			case err == nil:
+				schema = s
+			case errors.As(err, &pe):
+				errs = flow.ConfigErrors{{Key: pe.Key, Message: pe.Err.Error()}}
+			default:
+				b.P.Note("The stage could not be checked against its data", err.Error())
+			}
+		}
 		if len(errs) == 0 {
 			break
 		}
 		if round == maxFixRounds {
-			return nil, fmt.Errorf("%s: %w", spec.Name, errs)
+			return nil, nil, fmt.Errorf("%s: %w", spec.Name, errs)
 		}
 		lines := make([]string, len(errs))
 		for i, e := range errs {
@@ -342,14 +387,14 @@ func (b *Builder) askParams(spec *flow.Spec) ([]*Value, error) {
 				label = fmt.Sprintf("%s = %s", p.Name, v.TOML)
 			}
 			all[i] = Option{Label: label, Value: p.Name}
-			if def == "" && errs[0].Key == p.Name {
+			if def == "" && keyOf(errs[0].Key, p.Name) {
 				def = p.Name
 			}
 		}
 		name, err := b.P.Select(SelectQuestion{Title: "Which parameter to set or change?",
-			Help: strings.Join(lines, "\n"), Options: all, Default: def})
+			Help: "Set or change one; the parameters are checked together again after it.", Options: all, Default: def})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		p := spec.Param(name)
 		if p == nil {
@@ -357,14 +402,14 @@ func (b *Builder) askParams(spec *flow.Spec) ([]*Value, error) {
 		}
 		problem := ""
 		for _, e := range errs {
-			if e.Key == p.Name {
+			if keyOf(e.Key, p.Name) {
 				problem = e.Message
 				break
 			}
 		}
 		v, err := b.askParam(spec, p, vals[p.Name], problem)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if v == nil {
 			delete(vals, p.Name)
@@ -378,7 +423,13 @@ func (b *Builder) askParams(spec *flow.Spec) ([]*Value, error) {
 			out = append(out, v)
 		}
 	}
-	return out, nil
+	return out, schema, nil
+}
+
+// keyOf reports whether a problem's key is about parameter name (or a part
+// of it: "columns.total" is about columns).
+func keyOf(key, name string) bool {
+	return key == name || strings.HasPrefix(key, name+".")
 }
 
 // paramLabel is a parameter's one-line description in lists.
@@ -396,8 +447,18 @@ func paramLabel(p *flow.Param) string {
 
 func firstSentence(s string) string {
 	s = strings.TrimSpace(strings.ReplaceAll(s, "\n", " "))
-	if i := strings.Index(s, ". "); i >= 0 {
+	for from := 0; ; {
+		i := strings.Index(s[from:], ". ")
+		if i < 0 {
+			break
+		}
+		i += from
+		if strings.HasSuffix(s[:i], "e.g") || strings.HasSuffix(s[:i], "i.e") {
+			from = i + 2
+			continue
+		}
 		s = s[:i+1]
+		break
 	}
 	if len(s) > 90 {
 		s = s[:87] + "..."
@@ -433,8 +494,12 @@ func paramHelp(p *flow.Param, problem string) string {
 	if hint := typeHint[p.Type]; hint != "" {
 		lines = append(lines, hint)
 	}
-	if !p.Required {
+	switch {
+	case p.Required:
+	case p.Default != nil:
 		lines = append(lines, "Leave it empty to keep the default.")
+	default:
+		lines = append(lines, "Leave it empty to leave it unset.")
 	}
 	return strings.Join(lines, "\n")
 }

@@ -409,7 +409,7 @@ func TestInteractivePipeline(t *testing.T) {
 	s := newScript(t,
 		"", // name: the default
 		// source (kind fixed)
-		"generate", "", "count,columns", "100", `{n = "row_number()"}`,
+		"generate", "", "count,columns", "100", `{n = "seq"}`,
 		"", // next: transform (the default after a source)
 		"limit.apply", "", "", "5", "-",
 		"", // next: sink
@@ -564,5 +564,55 @@ func TestLinePrompter(t *testing.T) {
 	}
 	if _, err := l.Input(InputQuestion{Title: "more"}); !errors.Is(err, ErrAborted) {
 		t.Fatalf("end of input: %v", err)
+	}
+}
+
+func TestStagesAreCheckedAgainstTheirInputsSchemas(t *testing.T) {
+	reg := catalog.Registry()
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "orders.csv")
+	if err := os.WriteFile(csvPath, []byte("id,amount,country\n1,120.5,US\n2,80,FR\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := writeTemp(t, "p.toml", fmt.Sprintf("[[stages]]\nid = \"load\"\nfunction = \"csv.read\"\n[stages.config]\npath = %s\n", quote(csvPath)))
+	c, _, err := FileContext(path, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Schemas["load"] == nil {
+		t.Fatal("the source's schema was not read")
+	}
+	s := newScript(t,
+		"transform", "filter.apply", "big", "",
+		"expr",
+		"amout >= 100", // no such column: the validator's own check
+		"",             // which parameter: expr, offered first
+		"amount >= 100",
+	)
+	st, err := (&Builder{Reg: reg, P: s}).Stage(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.done()
+	if len(s.notes) != 1 || !strings.Contains(s.notes[0], `key "expr"`) || !strings.Contains(s.notes[0], "amout") {
+		t.Fatalf("notes %q", s.notes)
+	}
+	if st.Schema == nil || st.Schema.NumFields() != 3 {
+		t.Fatalf("schema %v", st.Schema)
+	}
+
+	// A generated column's expression is checked the same way.
+	s = newScript(t, "source", "generate", "gen", "count,columns", "10",
+		`{x = "nosuch(seq)"}`, "", `{x = "seq * 2"}`)
+	st, err = (&Builder{Reg: reg, P: s}).Stage(Context{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.done()
+	if len(s.notes) != 1 || !strings.Contains(s.notes[0], "nosuch") {
+		t.Fatalf("notes %q", s.notes)
+	}
+	if !strings.Contains(st.TOML(), `columns = {x = "seq * 2"}`) {
+		t.Fatal(st.TOML())
 	}
 }

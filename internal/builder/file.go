@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/conveyor-etl/conveyor/flow"
 )
 
@@ -85,7 +87,7 @@ func (b *Builder) Pipeline(defaultName string) (string, error) {
 		return "", err
 	}
 	text := Header(strings.TrimSpace(name))
-	c := Context{InFile: true, Kind: flow.KindSource}
+	c := Context{InFile: true, Kind: flow.KindSource, Schemas: map[string]*arrow.Schema{}}
 	for {
 		st, err := b.Stage(c)
 		if err != nil {
@@ -93,6 +95,9 @@ func (b *Builder) Pipeline(defaultName string) (string, error) {
 		}
 		text += "\n" + st.TOML()
 		c.Existing = append(c.Existing, flow.StageDecl{ID: st.ID, Function: st.Function, Inputs: st.Inputs, Index: len(c.Existing)})
+		if st.Schema != nil {
+			c.Schemas[st.ID] = st.Schema
+		}
 		spec, _ := b.Reg.Lookup(st.Function)
 		if spec != nil && spec.Kind != flow.KindSink {
 			c.Inputs = []string{st.ID}
@@ -152,6 +157,12 @@ func FileContext(path string, reg *flow.Registry) (Context, []byte, error) {
 		return Context{}, nil, err
 	}
 	c := Context{InFile: true, Existing: f.Stages}
+	if g, err := flow.Validate(f, reg); err == nil {
+		// Where the sources' schemas can be read now, new stages are
+		// checked against them; problems of the file itself are left to
+		// the validation after the append.
+		c.Schemas, _ = g.InferSchemas(flow.BuildEnv{BatchSize: f.Global.BatchSize})
+	}
 	for i := len(f.Stages) - 1; i >= 0; i-- {
 		d := f.Stages[i]
 		if s, ok := reg.LookupFor(d.Function, len(d.Inputs) > 0); ok && s.Kind != flow.KindSink && d.ID != "" {
