@@ -248,10 +248,10 @@ func (p *Prepared) Run(c *Case, opts RunOptions) *Result {
 		switch {
 		case hasInput, n.Spec.Kind == flow.KindSource, len(n.Inputs) == 0:
 			d.Function, d.Inputs = specRows, nil
-			d.Config = map[string]any{"stage": d.ID}
+			d.Config = keepOnError(d.Config, "stage", d.ID)
 		case n.Spec.Kind == flow.KindSink:
 			d.Function = specCollect
-			d.Config = map[string]any{"target": d.ID}
+			d.Config = keepOnError(d.Config, "target", d.ID)
 			rs.collectors[d.ID] = &collector{}
 		}
 	}
@@ -350,6 +350,17 @@ func (p *Prepared) Run(c *Case, opts RunOptions) *Result {
 		}
 	}
 	return res
+}
+
+// keepOnError is the config of a replacing test stage: key = value, and
+// the replaced stage's own on_error, so that its rejected rows follow the
+// same strategy.
+func keepOnError(cfg map[string]any, key, value string) map[string]any {
+	out := map[string]any{key: value}
+	if v, ok := cfg["on_error"]; ok {
+		out["on_error"] = v
+	}
+	return out
 }
 
 // declaredSchemaOf is declaredSchema for a source; stubbed transforms have
