@@ -24,7 +24,7 @@ goroutines linked by bounded channels of Apache Arrow record batches.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newStreamCmd(), newDevCmd(), newGraphCmd(), newExplainCmd(), newStageCmd(), newBuildCmd(), newDocsCmd(), newValidateCmd(), newListCmd(), newInfoCmd(), newVersionCmd(), newTestCmd())
+	root.AddCommand(newRunCmd(), newStreamCmd(), newDevCmd(), newGraphCmd(), newExplainCmd(), newStageCmd(), newBuildCmd(), newDocsCmd(), newValidateCmd(), newListCmd(), newInfoCmd(), newVersionCmd(), newTestCmd(), newPluginHostCmd())
 	return root
 }
 
