@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// ErrAborted is returned when the person answering stops (Ctrl-C, Esc, or
+// ErrAborted is returned when the person answering stops (Ctrl-C, or
 // the end of the input of a LinePrompter).
 var ErrAborted = errors.New("cancelled")
 

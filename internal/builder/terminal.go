@@ -11,7 +11,7 @@ import (
 
 // Terminal asks with interactive huh forms, one question at a time: arrow
 // keys and / (filter) in lists, space to tick in multiple choices, Enter
-// to answer, Ctrl-C or Esc to give up. Each answer is recalled on one line
+// to answer, Ctrl-C to give up. Each answer is recalled on one line
 // after the form closes, so the terminal keeps a record of the dialogue.
 type Terminal struct {
 	In  io.Reader
