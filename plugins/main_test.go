@@ -91,7 +91,9 @@ func goPlugin(t testing.TB) string {
 
 func open(t testing.TB, path, isolation string) *plugins.Plugin {
 	t.Helper()
-	p, err := plugins.Open(path, plugins.Options{Isolation: isolation})
+	// CONVEYOR_PLUGIN_HOST runs the isolation tests against a built
+	// conveyor binary instead of this test binary.
+	p, err := plugins.Open(path, plugins.Options{Isolation: isolation, HostBinary: os.Getenv("CONVEYOR_PLUGIN_HOST")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,5 +142,12 @@ func collectGarbage() {
 	for range 3 {
 		runtime.GC()
 		runtime.Gosched()
+	}
+}
+
+func writeFile(t testing.TB, dir, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -49,7 +50,7 @@ func (c *core) get(st *flow.Stage) (instance, error) {
 	}
 	inst, err := c.create()
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: %w", c.path, err)
+		return nil, c.wrap(err)
 	}
 	c.inst = inst
 	if st != nil {
@@ -68,9 +69,10 @@ func (c *core) close() {
 	}
 }
 
+// wrap names the plugin file in err (once).
 func (c *core) wrap(err error) error {
-	if err == nil {
-		return nil
+	if err == nil || strings.HasPrefix(err.Error(), "plugin "+c.path+":") {
+		return err
 	}
 	return fmt.Errorf("plugin %s: %w", c.path, err)
 }
