@@ -37,7 +37,6 @@ func newRegistry() *flow.Registry {
 type Prepared struct {
 	Suite *Suite
 	src   []byte
-	graph *flow.Graph
 }
 
 // Prepare loads the suite's pipeline, validates it, and checks that every
@@ -121,7 +120,7 @@ func (s *Suite) Prepare() (*Prepared, error) {
 		sort.SliceStable(probs, func(a, b int) bool { return probs[a].Line < probs[b].Line })
 		return nil, probs
 	}
-	return &Prepared{Suite: s, src: src, graph: g}, nil
+	return &Prepared{Suite: s, src: src}, nil
 }
 
 // targetOf reads an expectation target: a stage id, or "stage.port". A
