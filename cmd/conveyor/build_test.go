@@ -327,3 +327,18 @@ value = 100
 		t.Fatalf("printed:\n%s\nwant:\n%s\nthe terminal showed:\n%s", stdout.String(), want, p.screen())
 	}
 }
+
+// TestBuildInTerminalCancel: Ctrl-C in a form cancels without output.
+func TestBuildInTerminalCancel(t *testing.T) {
+	var stdout bytes.Buffer
+	p := startPTY(t, t.TempDir(), &stdout, "build")
+	p.waitFor("What kind of stage?")
+	p.send("\x03")
+	if code := p.wait(); code != exitInterrupted {
+		t.Fatalf("exit %d; the terminal showed:\n%s", code, p.screen())
+	}
+	<-p.done
+	if stdout.Len() != 0 || !strings.Contains(p.screen(), "nothing was written") {
+		t.Fatalf("stdout %q; the terminal showed:\n%s", stdout.String(), p.screen())
+	}
+}

@@ -21,6 +21,7 @@ const ticks = 10000
 type bars struct {
 	p       *mpb.Progress
 	refresh chan any
+	shut    chan any // closed when mpb shuts down (also after a render error)
 	main    *mpb.Bar
 	stages  []*mpb.Bar
 	known   bool // the input size is known: the bar fills
@@ -32,9 +33,9 @@ type bars struct {
 }
 
 func newBars(opts Options, initial []flow.StageReport) *bars {
-	b := &bars{refresh: make(chan any), known: opts.Input.Bytes > 0 || opts.Input.Rows > 0}
+	b := &bars{refresh: make(chan any), shut: make(chan any), known: opts.Input.Bytes > 0 || opts.Input.Rows > 0}
 	b.snap = Snapshot{Input: opts.Input, Stages: initial, Fraction: -1, ETA: -1}
-	popts := []mpb.ContainerOption{mpb.WithOutput(opts.Out), mpb.WithManualRefresh(b.refresh)}
+	popts := []mpb.ContainerOption{mpb.WithOutput(opts.Out), mpb.WithManualRefresh(b.refresh), mpb.WithShutdownNotifier(b.shut)}
 	if opts.Width > 0 {
 		popts = append(popts, mpb.WithWidth(opts.Width))
 	}
@@ -129,7 +130,10 @@ func (b *bars) update(s Snapshot) {
 		// when the input is all read.
 		b.main.SetCurrent(min(int64(s.Fraction*ticks), ticks-1))
 	}
-	b.refresh <- time.Now()
+	select {
+	case b.refresh <- time.Now():
+	case <-b.shut: // the terminal could not be drawn on: nothing to refresh
+	}
 }
 
 // finish shows the final counts, completes the input bar (which stays on
