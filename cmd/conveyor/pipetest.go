@@ -15,7 +15,7 @@ func newTestCmd() *cobra.Command {
 	var verbose bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "test FILE|DIR...",
+		Use:   "test [FILE|DIR...]",
 		Short: "Run pipeline unit tests (NAME_test.toml beside NAME.toml) in memory",
 		Long: `Test runs the cases of pipeline test files. A test file NAME_test.toml sits
 beside the pipeline NAME.toml; each [[case]] gives rows to stages
@@ -25,14 +25,18 @@ real read or written, the clock frozen at the case's now — and compares the
 rows that reach stages or sinks with [case.expect.STAGE].
 
 Arguments are test files, pipelines (their NAME_test.toml is run) or
-directories (every *_test.toml under them). See docs/testing-pipelines.md.
+directories (every *_test.toml under them); without arguments, the current
+directory. See docs/testing-pipelines.md.
 
 Exit status: 0 when every case passed, 1 when a case failed, 2 when a test
 file (or the pipeline it tests) is invalid.`,
 		Example: `  conveyor test examples/
   conveyor test examples/sales_test.toml --run 'large orders' -v`,
-		Args: cobra.MinimumNArgs(1),
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				args = []string{"."}
+			}
 			opts := pipetest.Options{Verbose: verbose, RunOptions: pipetest.RunOptions{Timeout: timeout}}
 			if run != "" {
 				re, err := regexp.Compile(run)
