@@ -194,6 +194,9 @@ func runSuite(w io.Writer, p *Prepared, opts Options, sum *Summary) {
 			sum.Passed++
 			fmt.Fprintf(w, "PASS    %s (%s)\n", label, took)
 			if opts.Verbose {
+				for _, id := range res.Silent {
+					fmt.Fprintf(w, "        %q: no input given, emits nothing\n", id)
+				}
 				for _, e := range c.Expects {
 					fmt.Fprintf(w, "        at %q: %d %s received\n", e.Target, res.Received[e.Target], plural(res.Received[e.Target], "row", "rows"))
 				}

@@ -147,6 +147,8 @@ type Result struct {
 	Failures []string
 	// Logs are the warnings the run logged (dead letters, retries).
 	Logs []string
+	// Silent lists the sources replaced without rows (they emit nothing).
+	Silent []string
 	// Received counts the rows collected per expectation target.
 	Received map[string]int
 	Elapsed  time.Duration
@@ -246,6 +248,9 @@ func (p *Prepared) Run(c *Case, opts RunOptions) *Result {
 		_, hasInput := c.Inputs[d.ID]
 		switch {
 		case hasInput, n.Spec.Kind == flow.KindSource, len(n.Inputs) == 0:
+			if !hasInput {
+				res.Silent = append(res.Silent, d.ID)
+			}
 			d.Function, d.Inputs = specRows, nil
 			d.Config = keepOnError(d.Config, "stage", d.ID)
 		case n.Spec.Kind == flow.KindSink:
