@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -305,5 +306,44 @@ func TestNormalizeKeepsFloats(t *testing.T) {
 	declared := arrow.NewSchema([]arrow.Field{{Name: "b", Type: arrow.BinaryTypes.String}}, nil)
 	if sc := inputSchema(nil, declared, d); sc.Field(0).Name != "b" || sc.Field(0).Type.ID() != arrow.STRING {
 		t.Errorf("declared schema first: %v", sc)
+	}
+}
+
+// A stage that waits on the frozen clock (here http.fetch's retry backoff
+// after a refused connection) fails the case after the timeout, saying
+// why, instead of hanging.
+func TestACaseThatWaitsOnTheClockTimesOut(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("h.toml", `[[stages]]
+id = "load"
+function = "csv.read"
+[stages.config]
+path = "x.csv"
+
+[[stages]]
+id = "fetch"
+function = "http.fetch"
+inputs = ["load"]
+[stages.config]
+url = "http://127.0.0.1:1/{{ a }}"
+retries = 3
+
+[[stages]]
+id = "out"
+function = "discard.write"
+inputs = ["fetch"]
+`)
+	write("h_test.toml", "[[case]]\nname = \"waits\"\n[case.input.load]\nrows = [{ a = 1 }]\n[case.expect.out]\ncount = 1\n")
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	var out strings.Builder
+	sum := RunFiles(&out, []string{filepath.Join(dir, "h_test.toml")}, Options{RunOptions: RunOptions{Alloc: mem, Timeout: 300 * time.Millisecond}})
+	if sum.ExitCode() != ExitFailed || !strings.Contains(out.String(), "did not finish within 300ms") {
+		t.Errorf("%+v\n%s", sum, out.String())
 	}
 }

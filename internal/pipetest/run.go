@@ -316,7 +316,7 @@ func (p *Prepared) Run(c *Case, opts RunOptions) *Result {
 		cancel()
 		if timedOut {
 			runErr = fmt.Errorf("the run did not finish within %v: a stage waits for something that does not come in a test "+
-				"(the clock is frozen at now, so lingers, rate limits and timers never fire); stub it with [case.input.STAGE]", timeout)
+				"(the clock is frozen at now, so retry backoffs, lingers, rate limits and timers never fire); stub it with [case.input.STAGE]", timeout)
 		}
 	}
 	if cm, ok := mem.(*memory.CheckedAllocator); ok {
