@@ -92,7 +92,7 @@ inputs = ["big"]
 		}
 	}
 	// Every example passes the static checks.
-	examples, _ := filepath.Glob("../../examples/*.toml")
+	examples := pipelineExamples(t)
 	for _, ex := range examples {
 		rel, _ := filepath.Rel("../..", ex)
 		if r := conveyor(t, "../..", nil, "explain", rel); r.code != 0 {
