@@ -12,6 +12,7 @@ import (
 
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/internal/catalog"
+	"github.com/conveyor-etl/conveyor/internal/pluginload"
 )
 
 func newRootCmd() *cobra.Command {
@@ -24,7 +25,7 @@ goroutines linked by bounded channels of Apache Arrow record batches.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newStreamCmd(), newDevCmd(), newGraphCmd(), newExplainCmd(), newStageCmd(), newBuildCmd(), newDocsCmd(), newValidateCmd(), newListCmd(), newInfoCmd(), newVersionCmd(), newTestCmd(), newPluginHostCmd())
+	root.AddCommand(newPluginCmd(), newRunCmd(), newStreamCmd(), newDevCmd(), newGraphCmd(), newExplainCmd(), newStageCmd(), newBuildCmd(), newDocsCmd(), newValidateCmd(), newListCmd(), newInfoCmd(), newVersionCmd(), newTestCmd(), newPluginHostCmd())
 	return root
 }
 
@@ -42,7 +43,15 @@ func loadGraph(path string) (*flow.Graph, error) {
 	if err := applyOverrides(f, setFlags); err != nil {
 		return nil, &exitError{exitInvalid, err}
 	}
-	g, err := flow.Validate(f, catalog.Registry())
+	reg := catalog.Registry()
+	if len(f.Global.Plugins) > 0 {
+		// The plugins stay loaded for the life of the process: their
+		// stages run from them.
+		if _, err := pluginload.LoadAll(f, reg); err != nil {
+			return nil, &exitError{exitInvalid, err}
+		}
+	}
+	g, err := flow.Validate(f, reg)
 	if err != nil {
 		return nil, &exitError{exitInvalid, err}
 	}
