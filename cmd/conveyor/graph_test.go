@@ -163,3 +163,96 @@ func TestStageReferenceIsCurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestInfoGolden(t *testing.T) {
+	for _, name := range []string{"csv.read", "window.apply", "kafka.consume"} {
+		r := conveyor(t, "../..", nil, "info", name)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", name, r.code, r.stderr)
+		}
+		golden(t, "info_"+name+".txt", r.stdout)
+	}
+}
+
+// The static checks catch each kind of type error before any data moves,
+// naming the stage and the column.
+func TestStaticTypeErrors(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.csv"), "id,amount,country,ts\n1,2.5,FR,2024-05-01T10:00:00Z\n")
+	head := `[[stages]]
+id = "load"
+function = "csv.read"
+[stages.config]
+path = "in.csv"
+`
+	sink := func(from string) string {
+		return "\n[[stages]]\nid = \"out\"\nfunction = \"discard.write\"\ninputs = [\"" + from + "\"]\n"
+	}
+	cases := []struct {
+		name, stage, want string
+	}{
+		{"filter on a missing column", `[[stages]]
+id = "f"
+function = "filter.apply"
+inputs = ["load"]
+[stages.config]
+expr = "amout > 1"
+`, `unknown column "amout"`},
+		{"comparison of a string with a number", `[[stages]]
+id = "f"
+function = "filter.apply"
+inputs = ["load"]
+[stages.config]
+expr = "country > 3"
+`, "country"},
+		{"sum over a string", `[[stages]]
+id = "f"
+function = "groupby.apply"
+inputs = ["load"]
+[stages.config]
+by = ["id"]
+aggregations = [{ column = "country", operation = "sum", output_column = "s" }]
+`, "country"},
+		{"group by a missing column", `[[stages]]
+id = "f"
+function = "groupby.apply"
+inputs = ["load"]
+[stages.config]
+by = ["region"]
+aggregations = [{ operation = "count", output_column = "n" }]
+`, "region"},
+		{"select of a missing column", `[[stages]]
+id = "f"
+function = "select.apply"
+inputs = ["load"]
+[stages.config]
+columns = ["id", "amt"]
+`, "amt"},
+		{"map over a missing column", `[[stages]]
+id = "f"
+function = "map.apply"
+inputs = ["load"]
+[stages.config.columns]
+double = "amount * qty"
+`, "qty"},
+		{"window on a missing time column", `[[stages]]
+id = "f"
+function = "window.apply"
+inputs = ["load"]
+[stages.config]
+type = "tumbling"
+size = "1m"
+time_column = "time"
+aggregations = [{ operation = "count", output_column = "n" }]
+`, "time"},
+	}
+	for _, c := range cases {
+		writeFile(t, filepath.Join(dir, "p.toml"), head+"\n"+c.stage+sink("f"))
+		for _, cmd := range []string{"validate", "explain"} {
+			r := conveyor(t, dir, nil, cmd, "p.toml")
+			if r.code != 2 || !strings.Contains(r.stderr, `stage "f"`) || !strings.Contains(r.stderr, c.want) {
+				t.Errorf("%s (%s): exit %d\n%s", c.name, cmd, r.code, r.stderr)
+			}
+		}
+	}
+}
