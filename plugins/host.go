@@ -67,9 +67,16 @@ func serve(path string, in io.Reader, out io.Writer) int {
 		return werr
 	}
 	for {
-		kind, payload, err := conn.read()
+		kind, payload, stream, err := conn.read()
 		if err != nil {
 			return 0 // the parent went away
+		}
+		var in arrow.RecordBatch
+		if stream {
+			if in, err = conn.readBatch(mem); err != nil {
+				fmt.Fprintf(os.Stderr, "plugin host: %v\n", err)
+				return 1 // out of step with the parent
+			}
 		}
 		var werr error
 		switch {
@@ -84,14 +91,8 @@ func serve(path string, in io.Reader, out io.Writer) int {
 			werr = reply(nil, err)
 		case inst == nil:
 			werr = conn.write(frameError, toWire(fmt.Errorf("request %q before create", kind)))
-		case kind == frameProcess:
-			b, err := decodeBatch(payload, mem)
-			if err != nil {
-				werr = reply(nil, err)
-				break
-			}
-			outb, err := inst.process(context.Background(), b)
-			b.Release()
+		case kind == frameProcess && in != nil:
+			outb, err := inst.process(context.Background(), in)
 			werr = reply(outb, err)
 		case kind == frameNext:
 			b, end, err := inst.next(context.Background())
@@ -104,6 +105,9 @@ func serve(path string, in io.Reader, out io.Writer) int {
 			werr = reply(inst.flush(context.Background()))
 		default:
 			werr = conn.write(frameError, toWire(fmt.Errorf("unknown request %q", kind)))
+		}
+		if in != nil {
+			in.Release()
 		}
 		if werr != nil {
 			return 1

@@ -2,7 +2,6 @@ package plugins
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -18,26 +17,23 @@ import (
 // `conveyor plugin-host FILE` exchange frames over the child's stdin and
 // stdout: one kind byte, a little-endian uint32 payload length, the
 // payload. The child speaks first (hello or error); after that every
-// request gets exactly one reply. Batches travel as one self-contained
-// Arrow IPC stream (schema + one record batch) per frame.
+// request gets exactly one reply. A batch travels as one self-contained
+// Arrow IPC stream (schema, one record batch, end of stream) in place of a
+// payload, with the length 0xFFFFFFFF.
 const (
 	// child → parent
 	frameHello = 'H' // payload: the declaration (JSON)
-	frameOK    = 'O' // payload: a batch (IPC), or empty for none
+	frameOK    = 'O' // a batch (IPC stream), or an empty payload for none
 	frameEnd   = 'D' // a source has no more batches
 	frameError = 'E' // payload: wireError (JSON)
 
 	// parent → child
 	frameCreate  = 'C' // payload: createRequest (JSON)
-	frameProcess = 'P' // payload: the input batch (IPC)
+	frameProcess = 'P' // the input batch (IPC stream)
 	frameNext    = 'N'
 	frameFlush   = 'F'
 	frameQuit    = 'Q'
 )
-
-// maxFrame bounds a frame's payload (a corrupt length must not allocate
-// gigabytes).
-const maxFrame = 1 << 31
 
 type createRequest struct {
 	Stage  string `json:"stage"`
@@ -84,24 +80,36 @@ func fromWire(p []byte) error {
 	return &remoteError{msg: w.Message, kind: sentinels[w.Kind]}
 }
 
+// streamed is the length of a frame whose payload is an Arrow IPC stream
+// read straight from the pipe (delimited by its end-of-stream marker),
+// which spares copying a batch into and out of a frame buffer.
+const streamed = 0xFFFFFFFF
+
 // frameConn reads and writes frames. Not safe for concurrent use.
 type frameConn struct {
 	r   *bufio.Reader
 	w   *bufio.Writer
 	hdr [5]byte
-	in  []byte       // payload buffer, reused
-	out bytes.Buffer // encoding buffer, reused
+	in  []byte // payload buffer, reused
 }
 
 func newFrameConn(r io.Reader, w io.Writer) *frameConn {
-	return &frameConn{r: bufio.NewReaderSize(r, 64<<10), w: bufio.NewWriterSize(w, 64<<10)}
+	return &frameConn{r: bufio.NewReaderSize(r, 1<<20), w: bufio.NewWriterSize(w, 1<<20)}
+}
+
+func (c *frameConn) header(kind byte, n uint32) error {
+	c.hdr[0] = kind
+	binary.LittleEndian.PutUint32(c.hdr[1:], n)
+	_, err := c.w.Write(c.hdr[:])
+	return err
 }
 
 // write sends one frame and flushes it.
 func (c *frameConn) write(kind byte, payload []byte) error {
-	c.hdr[0] = kind
-	binary.LittleEndian.PutUint32(c.hdr[1:], uint32(len(payload)))
-	if _, err := c.w.Write(c.hdr[:]); err != nil {
+	if len(payload) >= streamed {
+		return fmt.Errorf("frame of %d bytes is too large", len(payload))
+	}
+	if err := c.header(kind, uint32(len(payload))); err != nil {
 		return err
 	}
 	if _, err := c.w.Write(payload); err != nil {
@@ -110,13 +118,15 @@ func (c *frameConn) write(kind byte, payload []byte) error {
 	return c.w.Flush()
 }
 
-// writeBatch sends b (nil: an empty payload) as an IPC stream.
+// writeBatch sends b (nil: an empty payload) as a streamed frame.
 func (c *frameConn) writeBatch(kind byte, b arrow.RecordBatch, mem memory.Allocator) error {
 	if b == nil {
 		return c.write(kind, nil)
 	}
-	c.out.Reset()
-	w := ipc.NewWriter(&c.out, ipc.WithSchema(b.Schema()), ipc.WithAllocator(mem))
+	if err := c.header(kind, streamed); err != nil {
+		return err
+	}
+	w := ipc.NewWriter(c.w, ipc.WithSchema(b.Schema()), ipc.WithAllocator(mem))
 	if err := w.Write(b); err != nil {
 		w.Close()
 		return fmt.Errorf("encoding a batch: %w", err)
@@ -124,17 +134,19 @@ func (c *frameConn) writeBatch(kind byte, b arrow.RecordBatch, mem memory.Alloca
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("encoding a batch: %w", err)
 	}
-	return c.write(kind, c.out.Bytes())
+	return c.w.Flush()
 }
 
-// read receives one frame. The payload is valid until the next read.
-func (c *frameConn) read() (byte, []byte, error) {
+// read receives one frame. For a streamed frame the payload is nil and
+// the caller must call readBatch next; otherwise the payload is valid
+// until the next read.
+func (c *frameConn) read() (kind byte, payload []byte, stream bool, err error) {
 	if _, err := io.ReadFull(c.r, c.hdr[:]); err != nil {
-		return 0, nil, err
+		return 0, nil, false, err
 	}
 	n := binary.LittleEndian.Uint32(c.hdr[1:])
-	if uint64(n) > maxFrame {
-		return 0, nil, fmt.Errorf("frame of %d bytes is too large", n)
+	if n == streamed {
+		return c.hdr[0], nil, true, nil
 	}
 	if cap(c.in) < int(n) {
 		c.in = make([]byte, n)
@@ -144,18 +156,15 @@ func (c *frameConn) read() (byte, []byte, error) {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return 0, nil, err
+		return 0, nil, false, err
 	}
-	return c.hdr[0], c.in, nil
+	return c.hdr[0], c.in, false, nil
 }
 
-// decodeBatch reads the batch of an IPC payload into buffers from mem
-// (nil for an empty payload).
-func decodeBatch(p []byte, mem memory.Allocator) (arrow.RecordBatch, error) {
-	if len(p) == 0 {
-		return nil, nil
-	}
-	r, err := ipc.NewReader(bytes.NewReader(p), ipc.WithAllocator(mem))
+// readBatch decodes the one batch of a streamed frame into buffers from
+// mem. An error leaves the connection unusable.
+func (c *frameConn) readBatch(mem memory.Allocator) (arrow.RecordBatch, error) {
+	r, err := ipc.NewReader(c.r, ipc.WithAllocator(mem))
 	if err != nil {
 		return nil, fmt.Errorf("decoding a batch: %w", err)
 	}
@@ -168,5 +177,13 @@ func decodeBatch(p []byte, mem memory.Allocator) (arrow.RecordBatch, error) {
 	}
 	b := r.RecordBatch()
 	b.Retain()
+	if r.Next() { // consumes the end-of-stream marker
+		b.Release()
+		return nil, errors.New("decoding a batch: the stream holds more than one")
+	}
+	if err := r.Err(); err != nil {
+		b.Release()
+		return nil, fmt.Errorf("decoding a batch: %w", err)
+	}
 	return b, nil
 }

@@ -58,7 +58,7 @@ func startChild(p *Plugin, logger *slog.Logger) (*child, declaration, error) {
 	}
 	stdin, stdout := inW, outR
 	c := &child{cmd: cmd, stdin: stdin, stdout: stdout, conn: newFrameConn(stdout, stdin), stderr: t}
-	kind, payload, err := c.conn.read()
+	kind, payload, _, err := c.conn.read()
 	if err != nil {
 		return nil, declaration{}, c.died(p.path, "starting", err)
 	}
@@ -165,7 +165,7 @@ func (r *remoteInstance) ensure() error {
 	if err := c.conn.write(frameCreate, r.req); err != nil {
 		return c.died(r.p.path, "creating "+r.name, err)
 	}
-	kind, payload, err := c.conn.read()
+	kind, payload, _, err := c.conn.read()
 	if err != nil {
 		return c.died(r.p.path, "creating "+r.name, err)
 	}
@@ -181,9 +181,10 @@ func (r *remoteInstance) ensure() error {
 	return nil
 }
 
-// call sends one request and reads its reply; a dead child becomes an
-// ErrCrashed error and is replaced on the next call.
-func (r *remoteInstance) call(ctx context.Context, kind byte, b arrow.RecordBatch) (byte, []byte, error) {
+// call sends one request (with b, if not nil) and reads its reply: its
+// kind and batch (nil if none). A dead child becomes an ErrCrashed error
+// and is replaced on the next call.
+func (r *remoteInstance) call(ctx context.Context, kind byte, b arrow.RecordBatch) (byte, arrow.RecordBatch, error) {
 	if err := r.ensure(); err != nil {
 		return 0, nil, err
 	}
@@ -196,10 +197,21 @@ func (r *remoteInstance) call(ctx context.Context, kind byte, b arrow.RecordBatc
 	} else {
 		err = c.conn.write(kind, nil)
 	}
-	var rk byte
-	var payload []byte
+	var (
+		rk      byte
+		payload []byte
+		stream  bool
+		out     arrow.RecordBatch
+	)
 	if err == nil {
-		rk, payload, err = c.conn.read()
+		rk, payload, stream, err = c.conn.read()
+	}
+	if err == nil && stream {
+		out, err = c.conn.readBatch(r.mem)
+		if err != nil {
+			// The stream is out of step: this child cannot be used again.
+			_ = c.cmd.Process.Kill()
+		}
 	}
 	if err != nil {
 		r.c = nil
@@ -213,35 +225,25 @@ func (r *remoteInstance) call(ctx context.Context, kind byte, b arrow.RecordBatc
 	if rk == frameError {
 		return 0, nil, fromWire(payload)
 	}
-	return rk, payload, nil
+	return rk, out, nil
 }
 
 func (r *remoteInstance) process(ctx context.Context, in arrow.RecordBatch) (arrow.RecordBatch, error) {
-	_, payload, err := r.call(ctx, frameProcess, in)
-	if err != nil {
-		return nil, err
-	}
-	return decodeBatch(payload, r.mem)
+	_, out, err := r.call(ctx, frameProcess, in)
+	return out, err
 }
 
 func (r *remoteInstance) next(ctx context.Context) (arrow.RecordBatch, bool, error) {
-	kind, payload, err := r.call(ctx, frameNext, nil)
+	kind, out, err := r.call(ctx, frameNext, nil)
 	if err != nil {
 		return nil, false, err
 	}
-	if kind == frameEnd {
-		return nil, true, nil
-	}
-	b, err := decodeBatch(payload, r.mem)
-	return b, false, err
+	return out, kind == frameEnd, nil
 }
 
 func (r *remoteInstance) flush(ctx context.Context) (arrow.RecordBatch, error) {
-	_, payload, err := r.call(ctx, frameFlush, nil)
-	if err != nil {
-		return nil, err
-	}
-	return decodeBatch(payload, r.mem)
+	_, out, err := r.call(ctx, frameFlush, nil)
+	return out, err
 }
 
 func (r *remoteInstance) destroy() {
