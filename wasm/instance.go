@@ -30,6 +30,8 @@ type instance struct {
 	// instance of their pool.
 	handles map[string]int32
 	broken  bool
+	// scratch holds a batch's IPC encoding on its way into the guest.
+	scratch bytes.Buffer
 }
 
 // Packed results with a zero offset carry a status in their low word.
@@ -53,9 +55,6 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, error) {
 	p.instantiated.Add(1)
 	mod, err := p.rt.InstantiateModule(ctx, p.code, cfg)
 	if err != nil {
-		if errors.Is(err, context.Canceled) && p.isClosed() {
-			return nil, ErrClosed
-		}
 		return nil, inst.classify("instantiating the module", err)
 	}
 	inst.mod = mod
@@ -111,6 +110,9 @@ func (inst *instance) call(ctx context.Context, what string, fn api.Function, ar
 // classify turns a failed call into an error naming its cause.
 func (inst *instance) classify(what string, err error) error {
 	p := inst.plugin
+	if p.isClosed() {
+		return fmt.Errorf("%s: %w", what, ErrClosed)
+	}
 	tail := strings.TrimSpace(inst.stderr.String())
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
@@ -118,9 +120,6 @@ func (inst *instance) classify(what string, err error) error {
 		case sys.ExitCodeDeadlineExceeded:
 			return fmt.Errorf("%w: %s did not return within the plugin's timeout of %s", ErrTimeout, what, p.caps.Timeout)
 		case sys.ExitCodeContextCanceled:
-			if p.isClosed() {
-				return fmt.Errorf("%s: %w", what, ErrClosed)
-			}
 			return fmt.Errorf("%s: %w", what, context.Canceled)
 		}
 	}

@@ -149,7 +149,6 @@ type runner struct {
 	pinned  *instance
 	handle  int32
 	cleanup runtime.Cleanup
-	enc     bytes.Buffer
 }
 
 // acquire returns the instance to call and the guest handle to use.
@@ -225,17 +224,6 @@ func (r *runner) wrap(err error) error {
 // when flush is set) and returns what it emitted, decoded with the stage's
 // allocator (nil: nothing).
 func (r *runner) call(ctx context.Context, in arrow.RecordBatch, flush bool) (arrow.RecordBatch, error) {
-	r.enc.Reset()
-	if in != nil {
-		w := ipc.NewWriter(&r.enc, ipc.WithSchema(in.Schema()), ipc.WithAllocator(r.alloc))
-		err := w.Write(in)
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, r.wrap(fmt.Errorf("encoding the batch: %w", err))
-		}
-	}
 	inst, h, err := r.acquire(ctx)
 	if err != nil {
 		return nil, r.wrap(err)
@@ -247,7 +235,18 @@ func (r *runner) call(ctx context.Context, in arrow.RecordBatch, flush bool) (ar
 	} else {
 		var n uint64
 		if in != nil {
-			n, err = inst.put(ctx, r.enc.Bytes())
+			// The instance's scratch buffer has grown to the batch size
+			// already: encoding does not reallocate on every call.
+			inst.scratch.Reset()
+			w := ipc.NewWriter(&inst.scratch, ipc.WithSchema(in.Schema()), ipc.WithAllocator(r.alloc))
+			err = w.Write(in)
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return nil, r.wrap(fmt.Errorf("encoding the batch: %w", err))
+			}
+			n, err = inst.put(ctx, inst.scratch.Bytes())
 		}
 		if err == nil {
 			packed, err = inst.call(ctx, "process", inst.fProcess, uint64(uint32(h)), n)
