@@ -80,9 +80,12 @@ type Stage struct {
 	// Flush at the end of its input (a sort, an aggregation). The host then
 	// keeps one instance for the stage's whole run.
 	Stateful bool
-	// New builds one running instance of the stage from its validated
-	// config. It is called once per pipeline stage (and again on a fresh
-	// instance after a crash).
+	// New builds a processor from the stage's validated config. For a
+	// stateless transform the host keeps the processor and reuses it for
+	// every batch of that config that reaches this module instance (from
+	// any pipeline stage, any run); a stateful transform, a source or a
+	// sink gets a processor of its own for each run. After an instance is
+	// discarded (a crash) New is called again on its replacement.
 	New func(cfg Config) (Processor, error)
 	// Validate, when set, checks the config when the pipeline is
 	// validated; otherwise New is called (and its result closed).
@@ -116,7 +119,10 @@ type Flusher interface {
 }
 
 // Closer is implemented by processors holding resources (open files).
-// Close is called when the stage ends or is abandoned.
+// Close is called when a stateful transform, a source or a sink ends or is
+// abandoned (it must not commit: a sink commits in Flush). The processor
+// of a stateless transform lives as long as its instance and may never be
+// closed: keep resources out of those.
 type Closer interface {
 	Close() error
 }
