@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/memory/mallocator"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,7 +49,9 @@ func serve(path string, in io.Reader, out io.Writer) int {
 	if err := conn.write(frameHello, hello); err != nil {
 		return 1
 	}
-	mem := memory.NewGoAllocator()
+	// Batches are decoded into C memory: the plugin may keep their buffers
+	// after a call (moved into its output), which Go memory must not be.
+	mem := mallocator.NewMallocator()
 	var inst *nativeInstance
 	defer func() {
 		if inst != nil {

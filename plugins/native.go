@@ -72,6 +72,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"unsafe"
 
@@ -257,6 +258,11 @@ func (n *nativeInstance) process(_ context.Context, in arrow.RecordBatch) (arrow
 		return nil, ErrClosed
 	}
 	C.cv_zero(n.io)
+	// The export stores pointers to in's buffers in C memory: Go buffers
+	// are pinned while it happens and during the call.
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	pinData(&pin, in)
 	cdata.ExportArrowRecordBatch(in,
 		(*cdata.CArrowArray)(unsafe.Pointer(&n.io.in)), (*cdata.CArrowSchema)(unsafe.Pointer(&n.io.in_schema)))
 	sink := C.int(0)
@@ -310,6 +316,28 @@ func (n *nativeInstance) flush(context.Context) (arrow.RecordBatch, error) {
 		return nil, n.err("flush")
 	}
 	return n.takeOutput()
+}
+
+// pinData pins the Go memory of every buffer of b (C memory is left
+// alone: Pin ignores non-Go pointers).
+func pinData(p *runtime.Pinner, b arrow.RecordBatch) {
+	var walk func(d arrow.ArrayData)
+	walk = func(d arrow.ArrayData) {
+		for _, buf := range d.Buffers() {
+			if buf != nil && buf.Len() > 0 {
+				p.Pin(&buf.Bytes()[0])
+			}
+		}
+		for _, c := range d.Children() {
+			walk(c)
+		}
+		if d.DataType().ID() == arrow.DICTIONARY {
+			walk(d.Dictionary())
+		}
+	}
+	for _, col := range b.Columns() {
+		walk(col.Data())
+	}
 }
 
 // destroy frees the instance; it is safe to call more than once.
