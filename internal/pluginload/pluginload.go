@@ -8,6 +8,7 @@ package pluginload
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -128,7 +129,7 @@ type Loaded struct {
 // Open loads one entry.
 func Open(e Entry) (*Loaded, error) {
 	if e.IsWASM() {
-		p, err := wasm.Open(e.Path, e.Caps, wasm.Options{})
+		p, err := wasm.Open(e.Path, e.Caps, wasm.Options{Logger: slog.Default()}) // guest output to the log
 		if err != nil {
 			return nil, err
 		}
