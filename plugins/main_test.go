@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"go.uber.org/goleak"
 
 	csvconn "github.com/conveyor-etl/conveyor/connectors/csv"
 	"github.com/conveyor-etl/conveyor/connectors/jsonfile"
@@ -35,6 +37,15 @@ func TestMain(m *testing.M) {
 	buildDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
+	if code == 0 {
+		// Every plugin-host child was reaped, every pipe copier ended
+		// (instances that flow.RunIsolated left are freed by the GC).
+		collectGarbage()
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
