@@ -70,6 +70,7 @@ type StageInfo struct {
 	Description string        `json:"description"`
 	Tags        []string      `json:"tags,omitempty"`
 	Stateful    bool          `json:"stateful,omitempty"`
+	Unbounded   bool          `json:"unbounded,omitempty"`
 	Params      []ParamInfo   `json:"params"`
 	Examples    []ExampleInfo `json:"examples,omitempty"`
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -84,6 +85,9 @@ func checkStage(s *StageInfo) error {
 	if s.Stateful && s.Kind != "transform" {
 		return fmt.Errorf("only a transform may be stateful")
 	}
+	if s.Unbounded && s.Kind != "source" {
+		return fmt.Errorf("only a source may be unbounded")
+	}
 	if strings.TrimSpace(s.Summary) == "" {
 		return fmt.Errorf("no summary")
 	}
@@ -138,11 +142,14 @@ func baseSpec(p *Info, s *StageInfo) *flow.Spec {
 		Name:        s.Name,
 		Kind:        kind,
 		Summary:     s.Summary,
-		Description: s.Description + fmt.Sprintf("\n\nFrom the native plugin %s %s (%s).", p.Name, p.Version, p.Path),
+		Description: s.Description + fmt.Sprintf("\n\nFrom the native plugin %s %s (%s).", p.Name, p.Version, filepath.Base(p.Path)),
 		Tags:        append([]string{"plugin"}, s.Tags...),
 	}
 	if kind != flow.KindSource {
 		spec.MaxInputs = 1
+	}
+	if s.Unbounded {
+		spec.Unbounded = func(flow.Config) bool { return true }
 	}
 	for _, pi := range s.Params {
 		spec.Params = append(spec.Params, flow.Param{

@@ -28,6 +28,9 @@
  *     "tags": ["geo"],                    optional
  *     "stateful": false,                  optional, transforms only: true if
  *                                         the stage holds rows until flush
+ *     "unbounded": false,                 optional, sources only: true if it
+ *                                         never ends by itself (a stream:
+ *                                         `conveyor run` refuses it)
  *     "params": [                         optional
  *       {"name": "column", "type": "str", "required": true,
  *        "default": null, "allowed": ["a", "b"], "min": 0, "max": 10,
@@ -162,7 +165,9 @@ typedef struct ConveyorStage {
   /*
    * Sources: emit the next batch (CONVEYOR_OK, filling out_schema and out),
    * or return CONVEYOR_END when there is no more. Conveyor calls next until
-   * it returns CONVEYOR_END or the pipeline drains.
+   * it returns CONVEYOR_END or the pipeline drains. A source waiting for
+   * data should not block for long: it may return CONVEYOR_OK without a
+   * batch after a short wait (say 100 ms), which lets a drain stop it.
    * Transforms and sinks: NULL.
    */
   int (*next)(void *handle, struct ArrowSchema *out_schema,
