@@ -46,7 +46,8 @@ type Options struct {
 	Isolation string
 	// HostBinary is the executable started for process isolation as
 	// `HostBinary plugin-host FILE` (default: os.Executable(), the running
-	// conveyor binary).
+	// conveyor binary). A test binary may serve as its own host by calling
+	// HostMain from TestMain when os.Args[1] is HostCommand.
 	HostBinary string
 }
 

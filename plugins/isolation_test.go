@@ -140,3 +140,19 @@ func TestAbortContinueDeadLetters(t *testing.T) {
 		t.Errorf("dead letter does not give the reason: %.300s", dl)
 	}
 }
+
+// A host binary that does not serve the protocol is refused clearly, and a
+// process started as a plugin host never starts another (no recursion
+// through a test binary that lacks the TestMain hook).
+func TestBadHostBinary(t *testing.T) {
+	path := cPlugin(t)
+	_, err := plugins.Open(path, plugins.Options{Isolation: plugins.IsolationProcess, HostBinary: "/bin/sh"})
+	if !errors.Is(err, plugins.ErrCrashed) || !strings.Contains(err.Error(), path) {
+		t.Errorf("sh as host: %v", err)
+	}
+	t.Setenv("CONVEYOR_PLUGIN_HOST_CHILD", "1")
+	_, err = plugins.Open(path, plugins.Options{Isolation: plugins.IsolationProcess})
+	if err == nil || !strings.Contains(err.Error(), "did not run `plugin-host`") {
+		t.Errorf("nested host: %v", err)
+	}
+}

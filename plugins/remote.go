@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -20,6 +21,9 @@ import (
 // and exit before it is killed.
 const quitTimeout = 5 * time.Second
 
+// childEnv is set in the environment of every plugin host.
+const childEnv = "CONVEYOR_PLUGIN_HOST_CHILD"
+
 // child is one running `conveyor plugin-host FILE` process.
 type child struct {
 	cmd    *exec.Cmd
@@ -32,7 +36,14 @@ type child struct {
 // startChild starts the host process and reads its hello: the plugin's
 // declaration as the child loaded it.
 func startChild(p *Plugin, logger *slog.Logger) (*child, declaration, error) {
+	if os.Getenv(childEnv) != "" {
+		// This process was started as a plugin host but did not run
+		// HostMain (a test binary without the TestMain hook, say):
+		// starting another would recurse.
+		return nil, declaration{}, fmt.Errorf("plugin %s: %s was started as a plugin host but did not run `%s`; set Options.HostBinary to a conveyor binary", p.path, os.Args[0], HostCommand)
+	}
 	cmd := exec.Command(p.opts.HostBinary, HostCommand, p.path)
+	cmd.Env = append(os.Environ(), childEnv+"=1")
 	// Pipes made here rather than by exec, to enlarge them: a 64 KiB pipe
 	// makes a 3 MB batch cost fifty wake-ups of the other side.
 	inR, inW, err := pipe()
