@@ -25,6 +25,15 @@ func runOperator(ctx context.Context, st *Stage, op any) (err error) {
 			err = fmt.Errorf("stage %q panicked: %v", st.ID, r)
 		}
 	}()
+	// Operators holding outside resources (a plugin instance, a child
+	// process) release them when the stage ends, however it ends.
+	if c, ok := op.(interface{ Close() error }); ok {
+		defer func() {
+			if cerr := c.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("stage %q: %w", st.ID, cerr)
+			}
+		}()
+	}
 	switch o := op.(type) {
 	case Operator:
 		if err := o.Run(ctx, st); err != nil {
