@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/conveyor-etl/conveyor/internal/builder"
-	"github.com/conveyor-etl/conveyor/internal/catalog"
 )
 
 // isTerminal reports whether a stream is a terminal (TERM=dumb counts as
@@ -77,7 +76,7 @@ list, space to tick, Enter to answer, Ctrl-C to cancel). Otherwise, or with
 			if into != "" {
 				return addStage(cmd, into, plain)
 			}
-			b := &builder.Builder{Reg: catalog.Registry(), P: newPrompter(cmd, plain)}
+			b := &builder.Builder{Reg: mustRegistry(), P: newPrompter(cmd, plain)}
 			st, err := b.Stage(builder.Context{})
 			if err != nil {
 				return builderErr(err)
@@ -93,7 +92,7 @@ list, space to tick, Enter to answer, Ctrl-C to cancel). Otherwise, or with
 
 // addStage builds a stage for the pipeline file at path and appends it.
 func addStage(cmd *cobra.Command, path string, plain bool) error {
-	reg := catalog.Registry()
+	reg := mustRegistry()
 	c, src, err := builder.FileContext(path, reg)
 	if err != nil {
 		return &exitError{exitInvalid, err}
@@ -142,7 +141,7 @@ asked for as by ` + "`conveyor build`" + `, and reading the previous stage by de
 			}
 			text := builder.Starter(name)
 			if interactive {
-				b := &builder.Builder{Reg: catalog.Registry(), P: newPrompter(cmd, plain)}
+				b := &builder.Builder{Reg: mustRegistry(), P: newPrompter(cmd, plain)}
 				var err error
 				if text, err = b.Pipeline(name); err != nil {
 					return builderErr(err)

@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/conveyor-etl/conveyor/internal/catalog"
 )
 
 // completeStageNames completes stage function names (for info, stage
@@ -18,7 +16,7 @@ func completeStageNames(cmd *cobra.Command, args []string, toComplete string) ([
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	var out []string
-	for _, s := range catalog.Registry().Specs() {
+	for _, s := range mustRegistry().Specs() {
 		if strings.HasPrefix(s.Name, toComplete) {
 			out = append(out, s.Name+"\t"+s.Summary)
 		}
@@ -35,10 +33,10 @@ func newStageCmd() *cobra.Command {
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeStageNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			spec, ok := catalog.Registry().Lookup(args[0])
+			spec, ok := mustRegistry().Lookup(args[0])
 			if !ok {
 				msg := fmt.Sprintf("unknown stage %q", args[0])
-				if s := catalog.Registry().Suggest(args[0]); s != "" {
+				if s := mustRegistry().Suggest(args[0]); s != "" {
 					msg += fmt.Sprintf(" (did you mean %q?)", s)
 				}
 				return &exitError{exitInvalid, fmt.Errorf("%s", msg)}

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/conveyor-etl/conveyor/flow"
-	"github.com/conveyor-etl/conveyor/internal/catalog"
 )
 
 func newDocsCmd() *cobra.Command {
@@ -24,7 +23,7 @@ output; a test fails when it is stale (regenerate with
 ` + "`go run ./cmd/conveyor docs --out docs/stages.md`" + `).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			text := stageReference(catalog.Registry())
+			text := stageReference(mustRegistry())
 			if out == "" || out == "-" {
 				_, err := fmt.Fprint(cmd.OutOrStdout(), text)
 				return err

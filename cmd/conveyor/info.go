@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/conveyor-etl/conveyor/flow"
-	"github.com/conveyor-etl/conveyor/internal/catalog"
 )
 
 func newInfoCmd() *cobra.Command {
@@ -22,7 +21,7 @@ func newInfoCmd() *cobra.Command {
 		// Shell completion offers every stage name.
 		ValidArgsFunction: completeStageNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg := catalog.Registry()
+			reg := mustRegistry()
 			spec, ok := reg.Lookup(args[0])
 			if !ok {
 				msg := fmt.Sprintf("unknown stage %q", args[0])

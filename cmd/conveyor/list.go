@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/conveyor-etl/conveyor/flow"
-	"github.com/conveyor-etl/conveyor/internal/catalog"
 )
 
 func newListCmd() *cobra.Command {
@@ -31,7 +30,7 @@ func newListCmd() *cobra.Command {
 				return &exitError{exitInvalid, fmt.Errorf("-t must be sources, transforms or sinks, got %q", kind)}
 			}
 			var specs []*flow.Spec
-			for _, s := range catalog.Registry().Specs() {
+			for _, s := range mustRegistry().Specs() {
 				if want == 0 || s.Kind == want {
 					specs = append(specs, s)
 				}

@@ -89,6 +89,20 @@ format = "jsonl"
 	if r.code != 0 || !strings.Contains(r.stdout, "geo 0.1.0 (native plugin") {
 		t.Errorf("plugin list: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// With CONVEYOR_PLUGIN_PATH the plugin's stages are listed, described
+	// and usable like built-in ones.
+	t.Setenv("CONVEYOR_PLUGIN_PATH", filepath.Join(dir, "geo"))
+	if r := conveyor(t, dir, nil, "list"); !strings.Contains(r.stdout, "geo.example") {
+		t.Errorf("list with the plugin path:\n%s%s", r.stdout, r.stderr)
+	}
+	if r := conveyor(t, dir, nil, "info", "geo.example"); r.code != 0 || !strings.Contains(r.stdout, "geo.example (transform)") {
+		t.Errorf("info of a plugin stage: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := conveyor(t, dir, nil, "docs"); !strings.Contains(r.stdout, "### geo.example") {
+		t.Errorf("generated docs lack the plugin stage")
+	}
+	os.Unsetenv("CONVEYOR_PLUGIN_PATH")
+
 	// A wrong entry is refused, naming the file.
 	writeFile(t, filepath.Join(dir, "bad.toml"), `[global]
 plugins = ["nope/missing.so"]

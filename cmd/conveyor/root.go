@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/conveyor-etl/conveyor/flow"
-	"github.com/conveyor-etl/conveyor/internal/catalog"
 	"github.com/conveyor-etl/conveyor/internal/pluginload"
 )
 
@@ -43,7 +42,10 @@ func loadGraph(path string) (*flow.Graph, error) {
 	if err := applyOverrides(f, setFlags); err != nil {
 		return nil, &exitError{exitInvalid, err}
 	}
-	reg := catalog.Registry()
+	reg, err := cliRegistry()
+	if err != nil {
+		return nil, &exitError{exitInvalid, err}
+	}
 	if len(f.Global.Plugins) > 0 {
 		// The plugins stay loaded for the life of the process: their
 		// stages run from them.
