@@ -19,6 +19,9 @@ func sortPerm(ks *keySet) []uint32 {
 	if allFixed && ks.n >= radixMin {
 		return radixSort(ks)
 	}
+	if ks.n >= radixMin {
+		return prefixSort(ks)
+	}
 	perm := make([]uint32, ks.n)
 	for i := range perm {
 		perm[i] = uint32(i)
@@ -29,6 +32,36 @@ func sortPerm(ks *keySet) []uint32 {
 		}
 		return cmp.Compare(a, b)
 	})
+	return perm
+}
+
+// prefixSort sorts keys that hold strings: a radix sort on the first key's
+// null rank and 8-byte prefix (the same order compare starts with), then a
+// comparison sort of each run of rows that tie on it, by every key and
+// then by row number. Distinct prefixes are the common case, so most rows
+// never reach a comparison; the result is the same stable order.
+func prefixSort(ks *keySet) []uint32 {
+	first := &keySet{cols: ks.cols[:1], n: ks.n}
+	perm := radixSort(first)
+	c := &ks.cols[0]
+	tie := func(a, b uint32) bool {
+		return rankAt(c, int(a)) == rankAt(c, int(b)) && c.u[a] == c.u[b]
+	}
+	for s := 0; s < len(perm); {
+		e := s + 1
+		for e < len(perm) && tie(perm[s], perm[e]) {
+			e++
+		}
+		if e-s > 1 {
+			slices.SortFunc(perm[s:e], func(a, b uint32) int {
+				if c := compare(ks, int(a), ks, int(b)); c != 0 {
+					return c
+				}
+				return cmp.Compare(a, b)
+			})
+		}
+		s = e
+	}
 	return perm
 }
 
