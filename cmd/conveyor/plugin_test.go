@@ -85,6 +85,17 @@ format = "jsonl"
 			t.Errorf("isolation %s: exit %d\n%s%s", isolation, r.code, r.stdout, r.stderr)
 		}
 	}
+	// conveyor test loads the pipeline's plugins too.
+	writeFile(t, filepath.Join(dir, "p_test.toml"), `[[case]]
+name = "the plugin marks every row"
+[case.input.gen]
+rows = [{ id = 7 }, { id = 8 }]
+[case.expect.out]
+rows = [{ id = 7, geo_seen = true }, { id = 8, geo_seen = true }]
+`)
+	if r := conveyor(t, dir, nil, "test", "p_test.toml"); r.code != 0 || !strings.Contains(r.stdout, "PASS") {
+		t.Errorf("conveyor test with a plugin: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	r = conveyor(t, dir, nil, "plugin", "list", "p.toml")
 	if r.code != 0 || !strings.Contains(r.stdout, "geo 0.1.0 (native plugin") {
 		t.Errorf("plugin list: exit %d\n%s%s", r.code, r.stdout, r.stderr)

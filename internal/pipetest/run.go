@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -20,6 +21,7 @@ import (
 	"github.com/conveyor-etl/conveyor/connectors/stdio"
 	"github.com/conveyor-etl/conveyor/flow"
 	"github.com/conveyor-etl/conveyor/internal/catalog"
+	"github.com/conveyor-etl/conveyor/internal/pluginload"
 )
 
 // DefaultTimeout bounds one case's run in real time.
@@ -27,9 +29,49 @@ const DefaultTimeout = 30 * time.Second
 
 // newRegistry returns the registry test pipelines are validated against:
 // every built-in stage, with the stdio stages bound to an empty stdin and
-// a discarded stdout (they are replaced anyway).
-func newRegistry() *flow.Registry {
-	return catalog.RegistryWith(stdio.Streams{Stdin: strings.NewReader(""), Stdout: io.Discard})
+// a discarded stdout (they are replaced anyway), plus the stages of the
+// plugins the pipeline file loads ([global] plugins).
+func newRegistry(f *flow.File) *flow.Registry {
+	reg := catalog.RegistryWith(stdio.Streams{Stdin: strings.NewReader(""), Stdout: io.Discard})
+	if f != nil && len(f.Global.Plugins) > 0 {
+		if err := registerPlugins(f, reg); err != nil {
+			// Validation then reports the plugin's stages as unknown;
+			// the load error says why.
+			fmt.Fprintln(os.Stderr, "conveyor test:", err)
+		}
+	}
+	return reg
+}
+
+// plugins are opened once per process and path, and stay loaded.
+var plugins = struct {
+	sync.Mutex
+	byPath map[string]*pluginload.Loaded
+}{byPath: map[string]*pluginload.Loaded{}}
+
+func registerPlugins(f *flow.File, reg *flow.Registry) error {
+	entries, err := pluginload.Entries(f)
+	if err != nil {
+		return err
+	}
+	plugins.Lock()
+	defer plugins.Unlock()
+	for _, e := range entries {
+		key := e.Path + "\x00" + e.Isolation
+		l := plugins.byPath[key]
+		if l == nil {
+			if l, err = pluginload.Open(e); err != nil {
+				return fmt.Errorf("%s: [global] plugins: %w", f.Path, err)
+			}
+			plugins.byPath[key] = l
+		}
+		for _, sp := range l.Specs() {
+			if _, dup := reg.Lookup(sp.Name); !dup {
+				reg.Register(sp)
+			}
+		}
+	}
+	return nil
 }
 
 // Prepared is a test file whose pipeline loaded and validated, and whose
@@ -53,7 +95,7 @@ func (s *Suite) Prepare() (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := flow.Validate(f, newRegistry())
+	g, err := flow.Validate(f, newRegistry(f))
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +154,7 @@ func (s *Suite) Prepare() (*Prepared, error) {
 			return nil, err
 		}
 		applySet(f, c.Set)
-		if _, err := flow.Validate(f, newRegistry()); err != nil {
+		if _, err := flow.Validate(f, newRegistry(f)); err != nil {
 			probs = append(probs, overrideProblems(s, c, err)...)
 		}
 	}
@@ -218,7 +260,7 @@ func (p *Prepared) Run(c *Case, opts RunOptions) *Result {
 		return res
 	}
 	applySet(f1, c.Set)
-	g1, err := flow.Validate(f1, newRegistry())
+	g1, err := flow.Validate(f1, newRegistry(f1))
 	if err != nil {
 		res.Problems = overrideProblems(s, c, err)
 		return res
@@ -276,7 +318,7 @@ func (p *Prepared) Run(c *Case, opts RunOptions) *Result {
 	// retries do not wait (the clock is frozen).
 	f2.ErrorHandling.DeadLetter = flow.DeadLetterConfig{}
 	f2.ErrorHandling.RetryDelaySeconds = 0
-	reg := newRegistry()
+	reg := newRegistry(f2)
 	for _, sp := range testSpecs(rs) {
 		reg.Register(sp)
 	}
