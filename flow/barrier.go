@@ -2,6 +2,8 @@ package flow
 
 import (
 	"context"
+
+	"github.com/apache/arrow-go/v18/arrow"
 	"sync"
 	"sync/atomic"
 )
@@ -117,3 +119,36 @@ func (s *Stage) releaseHeld(ctx context.Context, sink bool) error {
 // since the last acknowledgements come when the sinks close, after the
 // source itself returned.
 func (s *Stage) AfterRun(f func()) { s.afterRun = append(s.afterRun, f) }
+
+// MapBatches is the receive loop of an operator that replaces each data
+// batch by fn's result (nil: nothing emitted) and holds no rows between
+// batches: watermarks and barriers are passed on in place, at once. It
+// owns the input batches (fn borrows them) and returns at the end of
+// input or on fn's first error. Unlike a Transformer, fn's errors are not
+// retried or turned into rejections by the runtime: the operator applies
+// its own policy (per-row retries and rejections, as HTTP and AI calls do).
+func (s *Stage) MapBatches(ctx context.Context, fn func(in arrow.RecordBatch) (arrow.RecordBatch, error)) error {
+	s.HandleBarriers()
+	for {
+		msg, ok, err := s.Recv(ctx)
+		if err != nil || !ok {
+			return err
+		}
+		switch msg.Kind {
+		case MsgBarrier:
+			err = s.ForwardBarrier(ctx, msg.Barrier)
+		case MsgWatermark:
+			err = s.EmitWatermark(ctx, msg.Watermark)
+		case MsgData:
+			var out arrow.RecordBatch
+			out, err = fn(msg.Batch)
+			msg.Batch.Release()
+			if err == nil {
+				err = s.Emit(ctx, out)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

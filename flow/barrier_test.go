@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -214,5 +215,70 @@ fail_at = 1
 	}
 	if indexOf(ev, "ack:0") < 0 || indexOf(ev, "ack:1") >= 0 || indexOf(ev, "ack:2") >= 0 {
 		t.Errorf("events %v: only barrier 0 may be acknowledged", ev)
+	}
+}
+
+// mapOp runs MapBatches, passing each batch through (or failing on failAt).
+type mapOp struct{ failAt int64 }
+
+func (m mapOp) Run(ctx context.Context, st *Stage) error {
+	return st.MapBatches(ctx, func(in arrow.RecordBatch) (arrow.RecordBatch, error) {
+		if in.Column(0).(*array.Int64).Value(0) == m.failAt {
+			return nil, errors.New("cannot map")
+		}
+		in.Retain()
+		return in, nil
+	})
+}
+
+// MapBatches passes barriers on in place (each one acknowledged right
+// after the row before it is written) and stops at fn's first error.
+func TestMapBatchesPassesBarriersInPlace(t *testing.T) {
+	register := func(reg *Registry) {
+		reg.Register(&Spec{Name: "test.map", Kind: KindTransform, Summary: "MapBatches",
+			Params: []Param{{Name: "fail_at", Type: TypeInt, Default: int64(-1)}},
+			New:    func(cfg Config, _ BuildEnv) (any, error) { return mapOp{int64(cfg.Int("fail_at"))}, nil }})
+	}
+	src := func(failAt int) string {
+		return fmt.Sprintf(`
+[[stages]]
+id = "src"
+function = "test.bsource"
+[[stages]]
+id = "m"
+function = "test.map"
+inputs = ["src"]
+[stages.config]
+fail_at = %d
+[[stages]]
+id = "out"
+function = "test.durable"
+inputs = ["m"]
+`, failAt)
+	}
+	run := func(failAt int) ([]string, error) {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		defer mem.AssertSize(t, 0)
+		log := &ackLog{}
+		reg := barrierRegistry(log, 3)
+		register(reg)
+		_, done := startPipeline(context.Background(), t, reg, src(failAt), Options{Alloc: mem})
+		err := <-done
+		return log.get(), err
+	}
+	ev, err := run(-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"write:out:0", "ack:0", "write:out:1", "ack:1", "write:out:2", "ack:2", "close:out"}
+	if fmt.Sprint(ev) != fmt.Sprint(want) {
+		t.Errorf("events %v\nwant   %v", ev, want)
+	}
+	ev, err = run(1)
+	if err == nil || !strings.Contains(err.Error(), "cannot map") {
+		t.Fatalf("error %v", err)
+	}
+	if indexOf(ev, "ack:1") >= 0 || indexOf(ev, "ack:2") >= 0 {
+		t.Errorf("events %v: barriers after the failure acknowledged", ev)
 	}
 }

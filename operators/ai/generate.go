@@ -111,36 +111,10 @@ func (g *generate) Run(ctx context.Context, st *flow.Stage) error {
 	if g.s.tpm > 0 {
 		g.tpm = newTokenLimiter(g.clock, g.s.tpm, g.onTokenWait)
 	}
-	st.HandleBarriers()
 	defer g.logSummary(st)
-	for {
-		msg, ok, err := st.Recv(ctx)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return nil
-		}
-		switch msg.Kind {
-		case flow.MsgBarrier:
-			if err := st.ForwardBarrier(ctx, msg.Barrier); err != nil {
-				return err
-			}
-		case flow.MsgWatermark:
-			if err := st.EmitWatermark(ctx, msg.Watermark); err != nil {
-				return err
-			}
-		case flow.MsgData:
-			out, err := g.process(ctx, st, msg.Batch)
-			msg.Batch.Release()
-			if err != nil {
-				return err
-			}
-			if err := st.Emit(ctx, out); err != nil {
-				return err
-			}
-		}
-	}
+	return st.MapBatches(ctx, func(in arrow.RecordBatch) (arrow.RecordBatch, error) {
+		return g.process(ctx, st, in)
+	})
 }
 
 // Counts returns the stage's own usage so far.

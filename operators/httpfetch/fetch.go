@@ -91,37 +91,13 @@ func newFetch(cfg flow.Config, env flow.BuildEnv) (any, error) {
 // batch by its enriched rows.
 func (f *fetch) Run(ctx context.Context, st *flow.Stage) error {
 	defer f.client.Close()
-	st.HandleBarriers()
-	for {
-		msg, ok, err := st.Recv(ctx)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		switch msg.Kind {
-		case flow.MsgBarrier:
-			if err := st.ForwardBarrier(ctx, msg.Barrier); err != nil {
-				return err
-			}
-		case flow.MsgWatermark:
-			if err := st.EmitWatermark(ctx, msg.Watermark); err != nil {
-				return err
-			}
-		case flow.MsgData:
-			out, err := f.process(ctx, st, msg.Batch)
-			msg.Batch.Release()
-			if err != nil {
-				return err
-			}
-			if err := st.Emit(ctx, out); err != nil {
-				return err
-			}
-		}
+	err := st.MapBatches(ctx, func(in arrow.RecordBatch) (arrow.RecordBatch, error) {
+		return f.process(ctx, st, in)
+	})
+	if err == nil {
+		f.logSummary(st)
 	}
-	f.logSummary(st)
-	return nil
+	return err
 }
 
 // Summary is what the stage reports at the end of its input.
