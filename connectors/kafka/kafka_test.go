@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -332,4 +333,68 @@ func batchRows(res *flow.IsolatedResult) []map[string]any {
 		out = append(out, batch.Rows(b)...)
 	}
 	return out
+}
+
+// failingSink fails on the row whose id is failAt (after writing nothing
+// of that batch), so the offsets of that batch must not be committed.
+type failingSink struct{ failAt int64 }
+
+func (s failingSink) Write(_ context.Context, _ *flow.Stage, b arrow.RecordBatch) error {
+	for _, r := range batch.Rows(b) {
+		if fmt.Sprint(r["id"]) == fmt.Sprint(s.failAt) {
+			return fmt.Errorf("disk full at id %d", s.failAt)
+		}
+	}
+	return nil
+}
+func (failingSink) Close(context.Context, *flow.Stage) error { return nil }
+
+// Durable: a batch written without error is durable at once.
+func (failingSink) Durable(context.Context, *flow.Stage) error { return nil }
+func (failingSink) Abort()                                     {}
+
+// Offsets of rows a sink did not write are not committed: after a sink
+// fails, the group reads those messages again.
+func TestNoCommitWithoutTheSinksAcknowledgement(t *testing.T) {
+	broker := cluster(t, map[string]int{"in": 1})
+	produceN(t, broker, "in", 1000, func(i int) string { return fmt.Sprintf(`{"id":%d}`, i) })
+	reg := catalog.Registry()
+	reg.Register(&flow.Spec{Name: "test.failing", Kind: flow.KindSink, Summary: "fails at id 550",
+		New: func(flow.Config, flow.BuildEnv) (any, error) { return failingSink{550}, nil }})
+	f, err := flow.Parse("p.toml", []byte(fmt.Sprintf(`[[stages]]
+id = "in"
+function = "kafka.consume"
+[stages.config]
+brokers = [%q]
+topic = "in"
+group_id = "g"
+batch_size = 100
+max_messages = 1000
+[[stages]]
+id = "out"
+function = "test.failing"
+inputs = ["in"]
+`, broker)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := flow.Validate(f, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := flow.NewRunner(g, flow.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("run error %v", err)
+	}
+	// The batch holding id 550 and everything after it are read again by
+	// the group (at least ids 550..999); the batches written before it were
+	// committed (fewer than all 1000 come back). With full 100-row batches
+	// exactly 500 come back.
+	again := runPipeline(t, consumePipeline(broker, "g", "timeout_ms = 1500"))
+	if n := again.Report()[1].RowsIn; n < 450 || n >= 1000 {
+		t.Errorf("the group re-read %d messages, want from the failed batch on (450..999)", n)
+	}
 }
